@@ -1,0 +1,31 @@
+"""What an action handler gets besides the payload."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from csms.services import Services
+
+
+@dataclass(slots=True)
+class ConnectionState:
+    """Per-connection memory the handlers share (lives as long as the socket)."""
+
+    charger_id: str
+    booted: bool = False
+    known: bool = False
+    connector_ts: dict[int, datetime] = field(default_factory=dict)
+    transactions_seen: dict[int, bool] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class CallContext:
+    """One incoming CALL: who sent it, when it arrived, and the services to act with."""
+
+    charger_id: str
+    services: Services
+    now: datetime
+    state: ConnectionState

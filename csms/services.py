@@ -1,0 +1,136 @@
+"""The dependencies the domain needs, built once and passed through Application settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from csms.events import EventBus
+from models.anomalies import AnomalyRepo
+from models.batch import BatchInserter, StateUpdater
+from models.chargers import ChargerRepo
+from models.counters import Counters
+from models.messages import MessageLog
+from models.meter_values import MeterValueRepo
+from models.rfid import RfidRepo
+from models.security_events import SecurityEventRepo
+from models.transactions import TransactionRepo
+from ocppj.validation import SchemaStore
+
+log = logging.getLogger("csms.services")
+
+
+@dataclass(slots=True)
+class CsmsSettings:
+    """Tunables of the OCPP side."""
+
+    heartbeat_interval: int = 300
+    call_timeout: float = 30.0
+    flush_interval: float = 0.1
+    message_log_max_per_charger: int = 10_000
+    prune_interval: float = 600.0
+
+
+@dataclass
+class Services:
+    """Repositories, writers, schemas and the event bus."""
+
+    db: AsyncDatabase
+    settings: CsmsSettings
+    schemas: SchemaStore
+    bus: EventBus
+    chargers: ChargerRepo
+    transactions: TransactionRepo
+    meter_values: MeterValueRepo
+    rfid: RfidRepo
+    messages: MessageLog
+    security_events: SecurityEventRepo
+    anomalies: AnomalyRepo
+    counters: Counters
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _spawned: set[asyncio.Task] = field(default_factory=set)
+
+    @classmethod
+    def build(
+        cls,
+        db: AsyncDatabase,
+        settings: CsmsSettings | None = None,
+        schemas: SchemaStore | None = None,
+    ) -> Services:
+        """Wire every repository to ``db``."""
+        settings = settings or CsmsSettings()
+        every = settings.flush_interval
+        counters = Counters(db)
+        return cls(
+            db=db,
+            settings=settings,
+            schemas=schemas or SchemaStore(),
+            bus=EventBus(),
+            chargers=ChargerRepo(db, StateUpdater(db.chargers, interval=every)),
+            transactions=TransactionRepo(db, counters),
+            meter_values=MeterValueRepo(db, BatchInserter(db.meter_values, interval=every)),
+            rfid=RfidRepo(db),
+            messages=MessageLog(
+                db,
+                BatchInserter(db.messages, interval=every),
+                max_per_charger=settings.message_log_max_per_charger,
+            ),
+            security_events=SecurityEventRepo(db),
+            anomalies=AnomalyRepo(db),
+            counters=counters,
+        )
+
+    @property
+    def writers(self) -> list:
+        """Every batch writer, in the order they are flushed at shutdown."""
+        return [self.meter_values.writer, self.messages.writer, self.chargers.state]
+
+    def start(self) -> None:
+        """Start the batch writers and the message-log pruning."""
+        for writer in self.writers:
+            writer.start()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._prune_loop()))
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run follow-up work as a task that is kept alive, logged if it fails, and
+        awaited at shutdown."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._spawned.add(task)
+        task.add_done_callback(self._spawn_done)
+        return task
+
+    def _spawn_done(self, task: asyncio.Task) -> None:
+        self._spawned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def _prune_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.prune_interval)
+            try:
+                await self.messages.prune()
+            except Exception:
+                log.exception("message log pruning failed")
+
+    async def flush(self) -> None:
+        """Write every buffered document now."""
+        for writer in self.writers:
+            await writer.flush()
+
+    async def stop(self) -> None:
+        """Finish follow-up tasks, stop background work and flush every buffer."""
+        if self._spawned:
+            await asyncio.wait(list(self._spawned), timeout=5)
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for writer in self.writers:
+            await writer.stop()

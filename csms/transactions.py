@@ -1,0 +1,181 @@
+"""StartTransaction and StopTransaction (OCPP_RULES 15-19).
+
+Both are stored before they are answered. Business problems (unknown
+transaction, meter going backwards, a connector that already had an open
+session) never turn into a CALLERROR: the charger would retry and then drop
+the data (C 3.7.1). They are recorded as anomalies instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from csms.authorization import id_tag_info
+from csms.context import CallContext
+from csms.metering import sample_documents
+from models.rfid import tag_key
+from ocppj.timeutil import parse_datetime
+
+# A last register reading may trail the stop value by rounding; beyond this it is an anomaly.
+REGISTER_TOLERANCE_WH = 1.0
+
+
+async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Open a transaction with the next id; a resent start returns the same id (rule 17)."""
+    services = ctx.services
+    connector = payload["connectorId"]
+    id_tag = payload["idTag"]
+    key = tag_key(id_tag)
+    start_ts = parse_datetime(payload["timestamp"])
+    meter_start = payload["meterStart"]
+    repo = services.transactions
+    existing = await repo.find_start(ctx.charger_id, connector, key, start_ts, meter_start)
+    if existing is not None:
+        return _start_reply(existing)
+    info = await id_tag_info(ctx, id_tag, starting=True)
+    previous = await repo.open_on_connector(ctx.charger_id, connector)
+    if previous is not None:
+        await _supersede(ctx, previous)
+    doc = {
+        "kind": "session",
+        "charger": ctx.charger_id,
+        "connector": connector,
+        "id_tag": id_tag,
+        "id_tag_key": key,
+        "id_tag_info": info,
+        "reservation_id": payload.get("reservationId"),
+        "start_ts": start_ts,
+        "meter_start": meter_start,
+        "open": True,
+        "stop_ts": None,
+        "meter_stop": None,
+        "stop_reason": None,
+        "energy_wh": None,
+        "anomalies": [],
+        "created": ctx.now,
+        "updated": ctx.now,
+    }
+    stored = await repo.insert_started(doc)
+    ctx.state.transactions_seen[stored["_id"]] = True
+    services.bus.publish(
+        "transaction_started",
+        ctx.charger_id,
+        transaction=stored["_id"],
+        connector=connector,
+        id_tag=id_tag,
+        status=stored["id_tag_info"]["status"],
+    )
+    return _start_reply(stored)
+
+
+def _start_reply(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"transactionId": doc["_id"], "idTagInfo": doc["id_tag_info"]}
+
+
+async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
+    """A new start on a connector that still has an open session: close the old one.
+
+    Its stop was lost; the energy is estimated from its last register reading
+    when there is one, and the record says so.
+    """
+    services = ctx.services
+    await services.meter_values.flush()
+    register = await services.meter_values.last_energy_register(previous["_id"])
+    energy = None
+    if register is not None:
+        energy = max(0.0, register - previous["meter_start"])
+    anomaly = {"kind": "superseded_by_new_start", "ts": ctx.now, "estimated_energy": energy}
+    await services.transactions.close(
+        previous["_id"],
+        {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
+         "updated": ctx.now},
+        anomalies=[anomaly],
+    )  # fmt: skip
+    await services.anomalies.record(
+        ctx.charger_id, "superseded_by_new_start", ctx.now, transaction=previous["_id"]
+    )
+
+
+async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
+    """Close the transaction, store its transactionData, compute the energy (rule 19)."""
+    services = ctx.services
+    repo = services.transactions
+    tx_id = payload["transactionId"]
+    stop_ts = parse_datetime(payload["timestamp"])
+    meter_stop = payload["meterStop"]
+    reply: dict[str, Any] = {}
+    if "idTag" in payload:
+        reply["idTagInfo"] = await id_tag_info(ctx, payload["idTag"])
+    tx = await repo.get(tx_id)
+    if tx is None or tx.get("charger") != ctx.charger_id or tx.get("kind") != "session":
+        await _record_orphan_stop(ctx, payload, stop_ts)
+        return reply
+    if not tx["open"]:
+        return reply  # a resent stop changes nothing (rule 17)
+    samples = sample_documents(
+        payload.get("transactionData", []), ctx.charger_id, tx["connector"], tx_id
+    )
+    services.meter_values.add(samples)
+    await services.meter_values.flush()
+    register = await services.meter_values.last_energy_register(tx_id)
+    energy = meter_stop - tx["meter_start"]
+    anomalies = []
+    if energy < 0:
+        anomalies.append({"kind": "meter_backwards", "ts": ctx.now, "difference_wh": energy})
+        energy = 0
+    if register is not None and register > meter_stop + REGISTER_TOLERANCE_WH:
+        anomalies.append({"kind": "register_above_meter_stop", "ts": ctx.now,
+                          "register_wh": register})  # fmt: skip
+    if stop_ts < tx["start_ts"]:
+        anomalies.append({"kind": "stop_before_start", "ts": ctx.now})
+    fields = {
+        "stop_ts": stop_ts,
+        "meter_stop": meter_stop,
+        "stop_reason": payload.get("reason", "Local"),
+        "stop_id_tag": payload.get("idTag"),
+        "energy_wh": energy,
+        "last_register_wh": register,
+        "updated": ctx.now,
+    }
+    await repo.close(tx_id, fields, anomalies=anomalies)
+    for anomaly in anomalies:
+        await services.anomalies.record(ctx.charger_id, anomaly["kind"], ctx.now, transaction=tx_id)
+    services.bus.publish(
+        "transaction_stopped", ctx.charger_id, transaction=tx_id, connector=tx["connector"],
+        energy_wh=energy,
+    )  # fmt: skip
+    return reply
+
+
+async def _record_orphan_stop(ctx: CallContext, payload: dict[str, Any], stop_ts) -> None:
+    """A stop for a transaction we never saw: keep it as a record of its own, once."""
+    services = ctx.services
+    charger_tx_id = payload["transactionId"]
+    if await services.transactions.find_orphan_stop(ctx.charger_id, charger_tx_id, stop_ts):
+        return
+    record = await services.transactions.insert_record(
+        {
+            "kind": "orphan_stop",
+            "charger": ctx.charger_id,
+            "charger_tx_id": charger_tx_id,
+            "connector": None,
+            "id_tag": payload.get("idTag"),
+            "start_ts": None,
+            "meter_start": None,
+            "open": False,
+            "stop_ts": stop_ts,
+            "meter_stop": payload["meterStop"],
+            "stop_reason": payload.get("reason", "Local"),
+            "energy_wh": None,
+            "anomalies": [{"kind": "unknown_transaction", "ts": ctx.now}],
+            "created": ctx.now,
+            "updated": ctx.now,
+        }
+    )
+    services.meter_values.add(
+        sample_documents(payload.get("transactionData", []), ctx.charger_id, None, record["_id"])
+    )
+    await services.anomalies.record(
+        ctx.charger_id, "stop_unknown_transaction", ctx.now, charger_tx_id=charger_tx_id,
+        record=record["_id"],
+    )  # fmt: skip

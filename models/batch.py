@@ -1,0 +1,188 @@
+"""Batched writes for high-rate data (meter values, message log, charger state).
+
+Documents are buffered in memory and written every ``interval`` seconds (or
+sooner when a batch fills), and on shutdown. A failed write keeps its
+documents and is retried on the next tick, so a database hiccup loses nothing
+short of the buffer cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, PyMongoError
+
+log = logging.getLogger("csms.batch")
+
+DUPLICATE_KEY = 11000
+
+
+class _Flusher:
+    """The shared loop: wait for the interval or a full batch, then write."""
+
+    def __init__(self, name: str, interval: float, max_batch: int):
+        self.name = name
+        self.interval = interval
+        self.max_batch = max_batch
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task | None = None
+        self._oldest: float | None = None
+        self.written = 0
+        self.last_lag = 0.0
+        self.max_lag = 0.0
+        self.failures = 0
+
+    def _note_added(self, size: int) -> None:
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+        if size >= self.max_batch:
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the background flush loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.name)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # keep the loop alive whatever happens
+                log.exception("%s: flush failed", self.name)
+
+    async def flush(self) -> None:
+        """Write everything buffered so far (waits for a flush already under way)."""
+        async with self._lock:
+            if self._pending_count() == 0:
+                return
+            oldest, self._oldest = self._oldest, None
+            try:
+                count = await self._write()
+            except PyMongoError as exc:
+                self.failures += 1
+                self._oldest = oldest
+                log.error("%s: write failed, will retry: %s", self.name, exc)
+                return
+            self.written += count
+            if oldest is not None:
+                self.last_lag = time.monotonic() - oldest
+                self.max_lag = max(self.max_lag, self.last_lag)
+
+    async def stop(self) -> None:
+        """Stop the loop and write what is left."""
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        await self.flush()
+
+    def _pending_count(self) -> int:
+        raise NotImplementedError
+
+    async def _write(self) -> int:
+        raise NotImplementedError
+
+
+class BatchInserter(_Flusher):
+    """Buffers documents and writes them with ``insert_many(ordered=False)``."""
+
+    def __init__(
+        self,
+        collection: AsyncCollection,
+        *,
+        interval: float = 0.1,
+        max_batch: int = 1000,
+        max_buffer: int = 500_000,
+    ):
+        super().__init__(f"insert:{collection.name}", interval, max_batch)
+        self._coll = collection
+        self._buffer: list[dict[str, Any]] = []
+        self._max_buffer = max_buffer
+        self.dropped = 0
+
+    def add(self, doc: dict[str, Any]) -> None:
+        """Queue one document."""
+        self._buffer.append(doc)
+        self._note_added(len(self._buffer))
+        if len(self._buffer) > self._max_buffer:
+            del self._buffer[0]
+            self.dropped += 1
+
+    def extend(self, docs: list[dict[str, Any]]) -> None:
+        """Queue several documents."""
+        for doc in docs:
+            self.add(doc)
+
+    def _pending_count(self) -> int:
+        return len(self._buffer)
+
+    async def _write(self) -> int:
+        batch, self._buffer = self._buffer, []
+        written = 0
+        try:
+            for start in range(0, len(batch), self.max_batch):
+                chunk = batch[start : start + self.max_batch]
+                try:
+                    await self._coll.insert_many(chunk, ordered=False)
+                except BulkWriteError as exc:
+                    # A retried chunk may contain documents already written.
+                    other = [e for e in exc.details["writeErrors"] if e["code"] != DUPLICATE_KEY]
+                    if other:
+                        raise
+                written += len(chunk)
+        except PyMongoError:
+            self._buffer[:0] = batch[written:]
+            raise
+        return written
+
+
+class StateUpdater(_Flusher):
+    """Coalesces ``$set`` updates per document id and writes them with ``bulk_write``.
+
+    Only the latest value of each field matters (last heartbeat, last meter
+    values, connector status), so many updates of one charger become one.
+    """
+
+    def __init__(
+        self, collection: AsyncCollection, *, interval: float = 0.1, max_batch: int = 1000
+    ):
+        super().__init__(f"update:{collection.name}", interval, max_batch)
+        self._coll = collection
+        self._pending: dict[Any, dict[str, Any]] = {}
+
+    def set(self, doc_id: Any, fields: dict[str, Any]) -> None:
+        """Queue ``$set: fields`` on document ``doc_id``."""
+        current = self._pending.get(doc_id)
+        if current is None:
+            self._pending[doc_id] = dict(fields)
+        else:
+            current.update(fields)
+        self._note_added(len(self._pending))
+
+    def _pending_count(self) -> int:
+        return len(self._pending)
+
+    async def _write(self) -> int:
+        pending, self._pending = self._pending, {}
+        ops = [UpdateOne({"_id": key}, {"$set": fields}) for key, fields in pending.items()]
+        try:
+            await self._coll.bulk_write(ops, ordered=False)
+        except PyMongoError:
+            for key, fields in pending.items():  # newer values queued meanwhile win
+                self._pending[key] = {**fields, **self._pending.get(key, {})}
+            raise
+        return len(ops)

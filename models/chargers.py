@@ -1,0 +1,86 @@
+"""The ``chargers`` collection: one document per charge point, ``_id`` = charger id."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from models.batch import StateUpdater
+
+
+def new_charger(charger_id: str, now: datetime) -> dict[str, Any]:
+    """The document of a charger nobody has configured yet."""
+    return {
+        "_id": charger_id,
+        "name": charger_id,
+        "config": {},
+        "require_rfid": False,
+        "latitude": None,
+        "longitude": None,
+        "last_path": None,
+        "boot": None,
+        "last_heartbeat": None,
+        "last_seen": None,
+        "last_meter_values": None,
+        "connectors": {},
+        "connected": False,
+        "created": now,
+        "updated": now,
+    }
+
+
+class ChargerRepo:
+    """Reads and writes charger documents; frequent state goes through a batched updater."""
+
+    def __init__(self, db: AsyncDatabase, state: StateUpdater):
+        self._coll = db.chargers
+        self.state = state
+
+    async def get(self, charger_id: str) -> dict[str, Any] | None:
+        """The charger document, or None."""
+        return await self._coll.find_one({"_id": charger_id})
+
+    async def connect(self, charger_id: str, path: str, now: datetime) -> tuple[dict, bool]:
+        """Record a connection; create the charger when unknown. Returns (doc, created)."""
+        changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
+        doc = await self._coll.find_one_and_update(
+            {"_id": charger_id}, {"$set": changes}, return_document=True
+        )
+        if doc is not None:
+            return doc, False
+        doc = new_charger(charger_id, now) | changes
+        try:
+            await self._coll.insert_one(doc)
+        except DuplicateKeyError:  # another connection created it meanwhile
+            return await self.connect(charger_id, path, now)
+        return doc, True
+
+    async def disconnected(self, charger_id: str, now: datetime) -> None:
+        """Mark the charger offline."""
+        self.state.set(charger_id, {"connected": False, "disconnected_at": now, "last_seen": now})
+
+    async def record_boot(self, charger_id: str, boot: dict[str, Any], now: datetime) -> None:
+        """Store the boot information of an accepted BootNotification (written at once)."""
+        await self._coll.update_one(
+            {"_id": charger_id}, {"$set": {"boot": boot, "last_seen": now, "updated": now}}
+        )
+
+    def touch(self, charger_id: str, fields: dict[str, Any]) -> None:
+        """Queue frequent fields (last_heartbeat, last_seen, last_meter_values ...)."""
+        self.state.set(charger_id, fields)
+
+    def set_connector(self, charger_id: str, connector: int, status: dict[str, Any]) -> None:
+        """Queue the status of one connector (0 is the charger as a whole)."""
+        self.state.set(charger_id, {f"connectors.{connector}": status, "last_seen": status["ts"]})
+
+    async def update(self, charger_id: str, fields: dict[str, Any]) -> bool:
+        """Change fields at once; False when the charger does not exist."""
+        result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
+        return result.matched_count == 1
+
+    async def mark_all_offline(self) -> None:
+        """At start-up no charger is connected yet."""
+        await self._coll.update_many({"connected": True}, {"$set": {"connected": False}})

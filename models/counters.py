@@ -1,0 +1,24 @@
+"""Monotonic integer sequences (transaction ids come from here, never from the clock)."""
+
+from __future__ import annotations
+
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+class Counters:
+    """The ``counters`` collection: one document per sequence, ``{_id: name, seq: n}``."""
+
+    def __init__(self, db: AsyncDatabase):
+        self._coll = db.counters
+
+    async def next(self, name: str) -> int:
+        """Atomically increment and return the next value of sequence ``name`` (starts at 1)."""
+        doc = await self._coll.find_one_and_update(
+            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+        return int(doc["seq"])
+
+    async def ensure_at_least(self, name: str, value: int) -> None:
+        """Make sure the next value handed out is greater than ``value``."""
+        await self._coll.update_one({"_id": name}, {"$max": {"seq": int(value)}}, upsert=True)

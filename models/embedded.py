@@ -1,0 +1,128 @@
+"""The embedded MongoDB-compatible server (SecantusDB) as a child process.
+
+Used by ``server.py`` when no MongoDB URI is given, and by the test session.
+It listens on a free loopback port with its data in ``<data_dir>/db``; while
+it runs, its URI is in ``<data_dir>/mongodb.uri`` so scripts can find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+EXECUTABLE = "secantusd-py"
+URI_FILE = "mongodb.uri"
+
+
+class EmbeddedDatabaseError(Exception):
+    """The embedded server could not be started (one line for the operator)."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def find_executable() -> str:
+    """The SecantusDB launcher beside this Python, else on PATH."""
+    beside = Path(sys.executable).parent / EXECUTABLE
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(EXECUTABLE)
+    if found is None:
+        raise EmbeddedDatabaseError(
+            f"{EXECUTABLE} not found: install the SecantusDB package or pass --mongodb-uri"
+        )
+    return found
+
+
+def read_uri(data_dir: str | Path) -> str | None:
+    """The URI of the embedded server a running CSMS started with this data dir."""
+    path = Path(data_dir) / URI_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
+class EmbeddedDatabase:
+    """Start and stop one SecantusDB child process."""
+
+    def __init__(self, data_dir: str | Path, host: str = "127.0.0.1", write_uri_file=True):
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.write_uri_file = write_uri_file
+        self.process: subprocess.Popen | None = None
+        self.uri: str | None = None
+
+    @property
+    def uri_file(self) -> Path:
+        """Where the URI is published while the server runs."""
+        return self.data_dir / URI_FILE
+
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> str:
+        """Start the server and wait until it accepts connections; return its URI."""
+        executable = find_executable()
+        storage = self.data_dir / "db"
+        logs = self.data_dir / "logs"
+        storage.mkdir(parents=True, exist_ok=True)
+        logs.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _ in range(attempts):  # the free port may be taken before the child binds it
+            port = free_port(self.host)
+            log_path = logs / "secantusd.log"
+            with open(log_path, "ab") as log_file:
+                self.process = subprocess.Popen(
+                    [executable, "--host", self.host, "--port", str(port),
+                     "--storage-path", str(storage), "--log-level", "WARNING"],
+                    stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )  # fmt: skip
+            if self._wait_ready(port, timeout):
+                self.uri = f"mongodb://{self.host}:{port}/?directConnection=true"
+                if self.write_uri_file:
+                    self.uri_file.write_text(self.uri + "\n")
+                return self.uri
+            last_error = _tail(log_path)
+            self.stop()
+        raise EmbeddedDatabaseError(f"embedded database did not start: {last_error}")
+
+    def _wait_ready(self, port: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                return False
+            with contextlib.suppress(OSError), socket.create_connection((self.host, port), 0.2):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child by its pid (SIGTERM, then SIGKILL) and withdraw the URI file."""
+        if self.write_uri_file and self.uri is not None:
+            with contextlib.suppress(FileNotFoundError):
+                if self.uri_file.read_text().strip() == self.uri:
+                    self.uri_file.unlink()
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1][:300] if lines else "it exited without a message"

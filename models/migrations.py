@@ -1,0 +1,142 @@
+"""Collections, indexes, the time-series collection and the schema version.
+
+``migrate`` is idempotent and runs at every server start and from
+``scripts/migrate.py``. ``reset=True`` drops and re-creates every index and
+re-applies all migrations from the start, never deleting documents.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from models.transactions import SEQUENCE as TX_SEQUENCE
+
+log = logging.getLogger("csms.migrations")
+
+MESSAGE_TTL_SECONDS = 30 * 24 * 3600
+
+INDEXES: dict[str, list[IndexModel]] = {
+    "chargers": [IndexModel([("connected", ASCENDING)], name="connected")],
+    "transactions": [
+        IndexModel(
+            [("charger", ASCENDING), ("connector", ASCENDING)],
+            name="one_open_per_connector",
+            unique=True,
+            partialFilterExpression={"open": True},
+        ),
+        IndexModel(
+            [
+                ("charger", ASCENDING),
+                ("connector", ASCENDING),
+                ("start_ts", ASCENDING),
+                ("meter_start", ASCENDING),
+                ("id_tag_key", ASCENDING),
+            ],
+            name="start_replay",
+            unique=True,
+            partialFilterExpression={"kind": "session"},
+        ),
+        IndexModel([("charger", ASCENDING), ("start_ts", DESCENDING)], name="charger_start"),
+        IndexModel([("start_ts", DESCENDING)], name="start"),
+        IndexModel([("id_tag_key", ASCENDING), ("open", ASCENDING)], name="tag_open"),
+        IndexModel(
+            [("charger", ASCENDING), ("charger_tx_id", ASCENDING), ("stop_ts", ASCENDING)],
+            name="orphan_stop",
+        ),
+    ],
+    "meter_values": [
+        IndexModel([("meta.charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel(
+            [("meta.transaction", ASCENDING), ("meta.measurand", ASCENDING), ("ts", DESCENDING)],
+            name="transaction_measurand_ts",
+        ),
+    ],
+    "messages": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", ASCENDING)], name="ttl", expireAfterSeconds=MESSAGE_TTL_SECONDS),
+    ],
+    "security_events": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", DESCENDING)], name="ts"),
+    ],
+    "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "rfid_tags": [],
+    "simulators": [],
+    "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
+    "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
+    "counters": [],
+    "meta": [],
+}
+
+
+async def _create_collections(db: AsyncDatabase) -> None:
+    existing = set(await db.list_collection_names())
+    if "meter_values" not in existing:
+        await db.create_collection(
+            "meter_values",
+            timeseries={"timeField": "ts", "metaField": "meta", "granularity": "seconds"},
+        )
+    for name in INDEXES:
+        if name not in existing and name != "meter_values":
+            await db.create_collection(name)
+
+
+async def _sync_transaction_counter(db: AsyncDatabase) -> None:
+    """Never hand out an id below one already stored (e.g. after a restore)."""
+    last = await db.transactions.find_one(
+        {"_id": {"$type": "number"}}, sort=[("_id", DESCENDING)], projection={"_id": 1}
+    )
+    if last is not None:
+        await db.counters.update_one(
+            {"_id": TX_SEQUENCE}, {"$max": {"seq": int(last["_id"])}}, upsert=True
+        )
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
+    (1, "create collections and the meter_values time series", _create_collections),
+    (2, "transaction counter above every stored id", _sync_transaction_counter),
+]
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+async def ensure_indexes(db: AsyncDatabase) -> None:
+    """Create every index this code queries with."""
+    for name, models in INDEXES.items():
+        if models:
+            await db[name].create_indexes(models)
+
+
+async def current_version(db: AsyncDatabase) -> int:
+    """The schema version recorded in ``meta``; 0 for a new database."""
+    doc = await db.meta.find_one({"_id": "schema"})
+    return int(doc["version"]) if doc else 0
+
+
+async def migrate(db: AsyncDatabase, reset: bool = False) -> list[str]:
+    """Bring the database up to ``SCHEMA_VERSION``; return what was done, one line each."""
+    done: list[str] = []
+    if reset:
+        existing = set(await db.list_collection_names())
+        for name in INDEXES:
+            if name in existing:
+                await db[name].drop_indexes()
+        await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 0}}, upsert=True)
+        done.append("dropped indexes and cleared the schema version")
+    version = await current_version(db)
+    # Collections first: the time-series collection must exist before its indexes.
+    await _create_collections(db)
+    for number, title, step in MIGRATIONS:
+        if number > version:
+            await step(db)
+            await db.meta.update_one({"_id": "schema"}, {"$set": {"version": number}}, upsert=True)
+            done.append(f"applied {number}: {title}")
+    await ensure_indexes(db)
+    done.append(f"indexes ensured; schema version {SCHEMA_VERSION}")
+    for line in done:
+        log.info("migrate: %s", line)
+    return done

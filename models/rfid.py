@@ -1,0 +1,48 @@
+"""The ``rfid_tags`` collection. IdTokens are case-insensitive (CiString20), so the
+document id is the upper-cased tag and ``id_tag`` keeps the spelling as entered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+
+def tag_key(id_tag: str) -> str:
+    """The case-insensitive key of an idTag."""
+    return id_tag.upper()
+
+
+class RfidRepo:
+    """RFID tags known to the Central System."""
+
+    def __init__(self, db: AsyncDatabase):
+        self._coll = db.rfid_tags
+
+    async def get(self, id_tag: str) -> dict[str, Any] | None:
+        """The tag's document, or None."""
+        return await self._coll.find_one({"_id": tag_key(id_tag)})
+
+    async def upsert(
+        self,
+        id_tag: str,
+        *,
+        label: str = "",
+        status: str = "accepted",
+        expiry: datetime | None = None,
+        parent_id_tag: str | None = None,
+        max_active_transactions: int = 1,
+    ) -> dict[str, Any]:
+        """Create or replace a tag; status is ``accepted`` or ``blocked``."""
+        doc = {
+            "_id": tag_key(id_tag),
+            "id_tag": id_tag,
+            "label": label,
+            "status": status,
+            "expiry": expiry,
+            "parent_id_tag": parent_id_tag,
+            "max_active_transactions": max_active_transactions,
+        }
+        await self._coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        return doc

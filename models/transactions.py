@@ -1,0 +1,99 @@
+"""The ``transactions`` collection: charging sessions with integer ids from a counter.
+
+Writes here are durable before the charger is answered (OCPP_RULES 15-17):
+they use majority write concern and are never batched.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import DESCENDING, WriteConcern
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from models.counters import Counters
+
+SEQUENCE = "transactions"
+
+
+class TransactionRepo:
+    """Charging sessions: start, stop, look-ups."""
+
+    def __init__(self, db: AsyncDatabase, counters: Counters):
+        self._coll = db.get_collection("transactions", write_concern=WriteConcern(w="majority"))
+        self._counters = counters
+
+    async def get(self, tx_id: int) -> dict[str, Any] | None:
+        """The transaction with this id, or None."""
+        return await self._coll.find_one({"_id": tx_id})
+
+    async def find_start(
+        self, charger: str, connector: int, id_tag_key: str, start_ts: datetime, meter_start: int
+    ) -> dict[str, Any] | None:
+        """A transaction started with exactly these values (a resent StartTransaction)."""
+        return await self._coll.find_one(
+            {
+                "charger": charger,
+                "connector": connector,
+                "start_ts": start_ts,
+                "meter_start": meter_start,
+                "id_tag_key": id_tag_key,
+            }
+        )
+
+    async def open_on_connector(self, charger: str, connector: int) -> dict[str, Any] | None:
+        """The open transaction of a connector, if any."""
+        return await self._coll.find_one({"charger": charger, "connector": connector, "open": True})
+
+    async def count_open_for_tag(self, id_tag_key: str) -> int:
+        """How many transactions are open with this idTag, on any charger."""
+        return await self._coll.count_documents({"id_tag_key": id_tag_key, "open": True})
+
+    async def insert_started(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Give ``doc`` the next id and store it; on a duplicate start return the stored one."""
+        doc["_id"] = await self._counters.next(SEQUENCE)
+        try:
+            await self._coll.insert_one(doc)
+        except DuplicateKeyError:
+            existing = await self.find_start(
+                doc["charger"],
+                doc["connector"],
+                doc["id_tag_key"],
+                doc["start_ts"],
+                doc["meter_start"],
+            )
+            if existing is None:
+                raise
+            return existing
+        return doc
+
+    async def insert_record(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Store a record that is not a normal start (an orphan stop), with the next id."""
+        doc["_id"] = await self._counters.next(SEQUENCE)
+        await self._coll.insert_one(doc)
+        return doc
+
+    async def close(
+        self, tx_id: int, fields: dict[str, Any], anomalies: list[dict[str, Any]] = ()
+    ) -> bool:
+        """Close an open transaction; False when it is not open (already stopped)."""
+        update: dict[str, Any] = {"$set": {**fields, "open": False}}
+        if anomalies:
+            update["$push"] = {"anomalies": {"$each": list(anomalies)}}
+        result = await self._coll.update_one({"_id": tx_id, "open": True}, update)
+        return result.modified_count == 1
+
+    async def find_orphan_stop(
+        self, charger: str, charger_tx_id: int, stop_ts: datetime
+    ) -> dict[str, Any] | None:
+        """An orphan stop already recorded (a resent StopTransaction for an unknown id)."""
+        return await self._coll.find_one(
+            {"charger": charger, "charger_tx_id": charger_tx_id, "stop_ts": stop_ts}
+        )
+
+    async def list_for_charger(self, charger: str, limit: int = 100) -> list[dict[str, Any]]:
+        """Most recent transactions of a charger first."""
+        cursor = self._coll.find({"charger": charger}).sort("start_ts", DESCENDING).limit(limit)
+        return await cursor.to_list()

@@ -1,0 +1,137 @@
+"""Composition root: options -> database -> Application -> listen; graceful shutdown.
+
+    python server.py --host H --port P --data-dir D [--mongodb-uri URI]
+
+Each option can also come from the environment (CSMS_HOST, CSMS_PORT,
+CSMS_DATA_DIR, MONGODB_URI, ...). Without a URI the embedded SecantusDB
+server is started as a child process with its data in D/db.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from csms.logfiles import start_logging
+from csms.registry import ConnectionRegistry
+from csms.services import CsmsSettings, Services
+from handlers.routes import make_app
+from models.db import DatabaseUnavailable, connect
+from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from models.migrations import migrate
+
+log = logging.getLogger("csms.server")
+
+EXIT_STARTUP = 2
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options, defaulting to the environment."""
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description="OCPP 1.6J Central System")
+    parser.add_argument("--host", default=env("CSMS_HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(env("CSMS_PORT", "8000")))
+    parser.add_argument("--data-dir", default=env("CSMS_DATA_DIR", "./data"))
+    parser.add_argument("--mongodb-uri", default=env("MONGODB_URI") or None)
+    parser.add_argument(
+        "--heartbeat-interval", type=int, default=int(env("CSMS_HEARTBEAT_INTERVAL", "300")),
+        help="seconds, sent in BootNotification.conf",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ping-interval", type=float, default=float(env("CSMS_PING_INTERVAL", "60")),
+        help="seconds between WebSocket pings (0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ping-timeout", type=float, default=float(env("CSMS_PING_TIMEOUT", "30")),
+        help="seconds to wait for a pong before closing",
+    )  # fmt: skip
+    parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+class Server:
+    """The running system: database, services, HTTP server; started and stopped as one."""
+
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.data_dir = Path(args.data_dir)
+        self.embedded: EmbeddedDatabase | None = None
+        self.client = None
+        self.services: Services | None = None
+        self.registry: ConnectionRegistry | None = None
+        self.http = None
+
+    async def start(self) -> None:
+        """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
+        args = self.args
+        uri = args.mongodb_uri
+        if uri is None:
+            self.embedded = EmbeddedDatabase(self.data_dir)
+            uri = await asyncio.to_thread(self.embedded.start)
+        self.client, db = await connect(uri)
+        await migrate(db)
+        settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)
+        self.services = Services.build(db, settings)
+        self.registry = ConnectionRegistry(self.services.schemas)
+        await self.services.chargers.mark_all_offline()
+        self.services.start()
+        app = make_app(
+            self.services, self.registry,
+            ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
+        )  # fmt: skip
+        self.http = app.listen(args.port, args.host, xheaders=True)
+
+    async def stop(self) -> None:
+        """Stop accepting, close charger sockets, flush buffers, stop the embedded db."""
+        if self.http is not None:
+            self.http.stop()
+        if self.registry is not None:
+            self.registry.close_all(1001, "server shutting down")
+            await self.registry.wait_empty(5.0)
+        if self.http is not None:
+            await self.http.close_all_connections()
+        if self.services is not None:
+            await self.services.stop()
+        if self.client is not None:
+            await self.client.close()
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """Run until SIGINT/SIGTERM; return the exit code."""
+    server = Server(args)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except (DatabaseUnavailable, EmbeddedDatabaseError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        await server.stop()
+        return EXIT_STARTUP
+    print(f"CSMS listening on http://{args.host}:{args.port}/", flush=True)
+    await stop.wait()
+    log.info("shutting down")
+    await server.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point."""
+    args = parse_args(argv)
+    listener = start_logging(Path(args.data_dir) / "logs", args.log_level.upper())
+    try:
+        return asyncio.run(serve(args))
+    finally:
+        listener.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

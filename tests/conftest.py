@@ -1,0 +1,102 @@
+"""Test session: one embedded database server (or MONGODB_URI), a fresh database per test,
+and the application served on a loopback port by pytest-tornado."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from csms.registry import ConnectionRegistry
+from csms.services import CsmsSettings, Services
+from handlers.routes import make_app
+from models.db import connect
+from models.embedded import EmbeddedDatabase
+from models.migrations import migrate
+from ocppj.validation import SchemaStore
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(tmp_path_factory):
+    """MONGODB_URI when set, else an embedded SecantusDB started for the whole session."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    embedded = EmbeddedDatabase(tmp_path_factory.mktemp("secantus"), write_uri_file=False)
+    yield embedded.start()
+    embedded.stop()
+
+
+@pytest.fixture(scope="session")
+def schemas():
+    """The OCPP schemas, compiled once for the session."""
+    return SchemaStore()
+
+
+@pytest.fixture
+def db_name():
+    """A database name no other test uses."""
+    return f"test_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def settings():
+    """OCPP-side settings for tests: short flush interval so reads see writes quickly."""
+    return CsmsSettings(heartbeat_interval=120, flush_interval=0.02)
+
+
+@pytest.fixture
+def db(io_loop, mongodb_uri, db_name):
+    """A migrated, empty database on the test's loop; dropped afterwards."""
+    client, database = io_loop.run_sync(lambda: connect(mongodb_uri, db_name))
+    io_loop.run_sync(lambda: migrate(database))
+    yield database
+    io_loop.run_sync(lambda: client.drop_database(db_name))
+    io_loop.run_sync(client.close)
+
+
+@pytest.fixture
+def services(io_loop, db, settings, schemas):
+    """Services wired to the test database, writers running."""
+    built = Services.build(db, settings, schemas)
+
+    async def start():
+        built.start()
+
+    io_loop.run_sync(start)
+    yield built
+    io_loop.run_sync(built.stop)
+
+
+@pytest.fixture
+def registry(services):
+    """The live-connection registry."""
+    return ConnectionRegistry(services.schemas)
+
+
+@pytest.fixture
+def app(services, registry):
+    """The application under test (pytest-tornado serves it)."""
+    return make_app(services, registry, ping_interval=None, ping_timeout=None)
+
+
+@pytest.fixture
+def ws_url(http_server, http_port):
+    """Build a loopback WebSocket URL for a path on the test server."""
+
+    def build(path: str = "/CP1/") -> str:
+        return f"ws://127.0.0.1:{http_port}{path}"
+
+    return build
+
+
+@pytest.fixture
+def http_url(http_server, http_port):
+    """Build a loopback HTTP URL for a path on the test server."""
+
+    def build(path: str = "/") -> str:
+        return f"http://127.0.0.1:{http_port}{path}"
+
+    return build
