@@ -40,7 +40,7 @@ async def connect(
         await client.admin.command("ping")
     except PyMongoError as exc:
         await client.close()
-        reason = str(exc).split(",")[0].split("\n")[0]
+        reason = str(exc).split(" (configured timeouts")[0].split(", Timeout:")[0]
         raise DatabaseUnavailable(f"cannot reach MongoDB at {redact(uri)}: {reason}") from None
     db = client[db_name] if db_name else client.get_default_database(default=DEFAULT_DB_NAME)
     return client, db
