@@ -138,7 +138,7 @@ async def test_central_system_action_from_charger_is_not_supported(ws_url):
          "OccurenceConstraintViolation", "meterValue: minItems 1"),
     ],
 )  # fmt: skip
-async def test_schema_violations_map_to_the_rule_9_codes(ws_url, action, payload, code, description):
+async def test_schema_violations_map_to_rule_9_codes(ws_url, action, payload, code, description):
     cm, cp = await booted(ws_url())
     try:
         reply = await cp.call("v1", action, payload)
@@ -204,7 +204,8 @@ async def test_security_event_is_always_confirmed_and_stored(ws_url, db):
     finally:
         await cm.__aexit__(None, None, None)
     event = await db.security_events.find_one({"charger": "S1"})
-    assert (event["type"], event["tech_info"], event["source"]) == ("FirmwareUpdated", "v2", "charger")
+    assert (event["type"], event["tech_info"]) == ("FirmwareUpdated", "v2")
+    assert event["source"] == "charger"
 
 
 @pytest.mark.gen_test

@@ -64,7 +64,8 @@ async def test_ids_come_from_a_counter(charger, db):
 async def test_resent_start_returns_the_same_id(charger, db):
     async with charger() as cp:
         first = await cp.call("a", "StartTransaction", start())
-        again = await cp.call("b", "StartTransaction", start(tag="tag1"))  # idTag is case-insensitive
+        # idTag is case-insensitive (CiString20)
+        again = await cp.call("b", "StartTransaction", start(tag="tag1"))
         assert again[2] == first[2]
         assert await db.transactions.count_documents({}) == 1
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 import websockets
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from handlers.chargepoint import charger_id_from_path
 from tests.charge_points import raw_charger

@@ -1,0 +1,137 @@
+"""server.py as an operator runs it: embedded database, logs, clean shutdown, clear errors."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import websockets
+
+from models.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--port", str(port),
+         "--data-dir", str(data_dir), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    return process, port
+
+
+def wait_listening(process: subprocess.Popen, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    line = process.stdout.readline()
+    assert time.monotonic() < deadline
+    assert "CSMS listening" in line, (line, process.stderr.read() if process.poll() else "")
+    return line
+
+
+def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+    return process.wait(timeout)
+
+
+def port_open(uri: str) -> bool:
+    host_port = uri.split("//")[1].split("/")[0]
+    host, port = host_port.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), 0.5):
+            return True
+    except OSError:
+        return False
+
+
+async def boot_and_wait_close(port: int, process: subprocess.Popen) -> int:
+    async with websockets.connect(
+        f"ws://127.0.0.1:{port}/x/SRV1/", subprotocols=["ocpp1.6"]
+    ) as ws:
+        await ws.send('[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        reply = await asyncio.wait_for(ws.recv(), 10)
+        assert reply.startswith('[3,"b",{"status":"Accepted"')
+        os.kill(process.pid, signal.SIGTERM)
+        with pytest.raises(websockets.exceptions.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 15)
+        return ws.close_code
+
+
+def test_embedded_database_lifecycle_and_frame_log(tmp_path):
+    process, port = start_server(tmp_path)
+    try:
+        wait_listening(process)
+        uri = (tmp_path / "mongodb.uri").read_text().strip()
+        assert uri.startswith("mongodb://127.0.0.1:")
+        assert port_open(uri)
+        close_code = asyncio.run(boot_and_wait_close(port, process))
+        assert close_code == 1001
+        assert process.wait(20) == 0
+    finally:
+        stop(process)
+    assert not (tmp_path / "mongodb.uri").exists()
+    assert not port_open(uri)
+    frames_log = (tmp_path / "logs" / "ocpp-frames.log").read_text()
+    assert 'SRV1 in [2,"b","BootNotification"' in frames_log
+    assert 'SRV1 out [3,"b",{"status":"Accepted"' in frames_log
+    assert (tmp_path / "db").is_dir()
+
+    # The data survives a restart.
+    process, port = start_server(tmp_path)
+    try:
+        wait_listening(process)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "migrate.py"), "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 2"
+    finally:
+        assert stop(process) == 0
+
+
+def test_unreachable_database_is_one_line_and_exit_2(tmp_path):
+    process, _ = start_server(tmp_path, "--mongodb-uri", "mongodb://127.0.0.1:1/")
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: cannot reach MongoDB at mongodb://127.0.0.1:1/")
+
+
+def test_busy_port_is_one_line_and_exit_2(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        process = subprocess.run(
+            [sys.executable, str(ROOT / "server.py"), "--port", str(port),
+             "--data-dir", str(tmp_path)],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+    assert process.returncode == 2
+    lines = process.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert not (tmp_path / "mongodb.uri").exists()  # the embedded db was stopped again
+
+
+def test_migrate_reset_keeps_data(tmp_path):
+    script = [sys.executable, str(ROOT / "scripts" / "migrate.py"), "--data-dir", str(tmp_path)]
+    first = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert "applied 1: create collections and the meter_values time series" in first.stdout
+    again = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert "applied" not in again.stdout  # nothing left to apply
+    reset = subprocess.run([*script, "--reset"], capture_output=True, text=True, timeout=60)
+    assert reset.returncode == 0
+    assert reset.stdout.splitlines()[0] == "dropped indexes and cleared the schema version"
+    assert "applied 2: transaction counter above every stored id" in reset.stdout
