@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import logging
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from pathlib import Path
 from csms.logfiles import start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
+from handlers.base import WebSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
@@ -50,6 +52,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ping-timeout", type=float, default=float(env("CSMS_PING_TIMEOUT", "30")),
         help="seconds to wait for a pong before closing",
     )  # fmt: skip
+    parser.add_argument(
+        "--admin-password", default=env("CSMS_ADMIN_PASSWORD") or None,
+        help="password of the 'admin' user created on first start (else a random one is printed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--public-url", default=env("CSMS_PUBLIC_URL") or None,
+        help="base URL of the landing pages in QR codes (default http://HOST:PORT)",
+    )  # fmt: skip
+    parser.add_argument("--tile-url", default=env("CSMS_TILE_URL", WebSettings.tile_url))
+    parser.add_argument("--cookie-secret", default=env("CSMS_COOKIE_SECRET") or None)
     parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -80,8 +92,14 @@ class Server:
         self.registry = ConnectionRegistry(self.services.schemas)
         await self.services.chargers.mark_all_offline()
         self.services.start()
+        await ensure_admin(self.services, args.admin_password)
+        web = WebSettings(
+            public_url=(args.public_url or f"http://{args.host}:{args.port}").rstrip("/"),
+            tile_url=args.tile_url,
+        )
         app = make_app(
-            self.services, self.registry,
+            self.services, self.registry, web=web,
+            cookie_secret=args.cookie_secret or cookie_secret(self.data_dir),
             ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
         )  # fmt: skip
         self.http = app.listen(args.port, args.host, xheaders=True)
@@ -101,6 +119,30 @@ class Server:
             await self.client.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+
+
+def cookie_secret(data_dir: Path) -> str:
+    """The cookie signing secret, created once and kept in D/cookie_secret (mode 0600)."""
+    path = data_dir / "cookie_secret"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+async def ensure_admin(services: Services, password: str | None) -> None:
+    """With no user at all, create ``admin``; print a generated password once."""
+    if await services.users.count():
+        return
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    await services.users.create("admin", password)
+    if generated:
+        print(f"Created user 'admin' with password: {password}", flush=True)
+    else:
+        print("Created user 'admin' with the password given.", flush=True)
 
 
 async def serve(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from models.meter_values import MeterValueRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
 from models.transactions import TransactionRepo
+from models.users import TokenRepo, UserRepo
 from ocppj.validation import SchemaStore
 
 log = logging.getLogger("csms.services")
@@ -53,6 +54,8 @@ class Services:
     security_events: SecurityEventRepo
     anomalies: AnomalyRepo
     counters: Counters
+    users: UserRepo
+    tokens: TokenRepo
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -84,6 +87,8 @@ class Services:
             security_events=SecurityEventRepo(db),
             anomalies=AnomalyRepo(db),
             counters=counters,
+            users=UserRepo(db),
+            tokens=TokenRepo(db),
         )
 
     @property

@@ -81,6 +81,28 @@ class ChargerRepo:
         result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
         return result.matched_count == 1
 
+    async def list(self, limit: int = 5000) -> list[dict[str, Any]]:
+        """Every charger, by id."""
+        return await self._coll.find({}).sort("_id", 1).limit(limit).to_list()
+
+    async def create(self, charger_id: str, fields: dict[str, Any], now: datetime) -> bool:
+        """Add a charger by hand; False when the id exists already."""
+        try:
+            await self._coll.insert_one(new_charger(charger_id, now) | fields)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    async def delete_with_data(self, charger_id: str) -> dict[str, int]:
+        """Delete a charger and everything recorded for it; return the counts per collection."""
+        db = self._coll.database
+        counts = {"chargers": (await self._coll.delete_one({"_id": charger_id})).deleted_count}
+        for name in ("transactions", "messages", "commands", "anomalies", "security_events"):
+            counts[name] = (await db[name].delete_many({"charger": charger_id})).deleted_count
+        result = await db.meter_values.delete_many({"meta.charger": charger_id})
+        counts["meter_values"] = result.deleted_count
+        return counts
+
     async def mark_all_offline(self) -> None:
         """At start-up no charger is connected yet."""
         await self._coll.update_many({"connected": True}, {"$set": {"connected": False}})

@@ -6,6 +6,7 @@ measurand, phase, unit, context and location; ``value`` is numeric.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import DESCENDING
@@ -43,7 +44,31 @@ class MeterValueRepo:
         )
         return None if doc is None else doc.get("value")
 
-    async def find(self, query: dict[str, Any], limit: int = 1000) -> list[dict[str, Any]]:
-        """Sampled values matching ``query``, newest first."""
-        cursor = self._coll.find(query).sort("ts", DESCENDING).limit(limit)
-        return await cursor.to_list()
+    async def search(
+        self,
+        charger: str | None = None,
+        connector: int | None = None,
+        transaction: int | None = None,
+        measurand: str | None = None,
+        ts_from: datetime | None = None,
+        ts_to: datetime | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Sampled values filtered by any of the fields, newest first; (page, total).
+
+        Give a charger or a transaction: both have an index.
+        """
+        query: dict[str, Any] = {}
+        for key, value in (("charger", charger), ("connector", connector),
+                           ("transaction", transaction), ("measurand", measurand)):  # fmt: skip
+            if value is not None:
+                query[f"meta.{key}"] = value
+        if ts_from is not None or ts_to is not None:
+            query["ts"] = {}
+            if ts_from is not None:
+                query["ts"]["$gte"] = ts_from
+            if ts_to is not None:
+                query["ts"]["$lt"] = ts_to
+        cursor = self._coll.find(query).sort("ts", DESCENDING).skip(skip).limit(limit)
+        return await cursor.to_list(), await self._coll.count_documents(query)

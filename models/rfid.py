@@ -46,3 +46,11 @@ class RfidRepo:
         }
         await self._coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
         return doc
+
+    async def list(self, limit: int = 5000) -> list[dict[str, Any]]:
+        """Every tag, by key."""
+        return await self._coll.find({}).sort("_id", 1).limit(limit).to_list()
+
+    async def delete(self, id_tag: str) -> bool:
+        """Remove a tag; False when it did not exist."""
+        return (await self._coll.delete_one({"_id": tag_key(id_tag)})).deleted_count == 1

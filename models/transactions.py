@@ -97,3 +97,39 @@ class TransactionRepo:
         """Most recent transactions of a charger first."""
         cursor = self._coll.find({"charger": charger}).sort("start_ts", DESCENDING).limit(limit)
         return await cursor.to_list()
+
+    async def open_for_charger(self, charger: str) -> list[dict[str, Any]]:
+        """The open transactions of a charger, by connector."""
+        cursor = self._coll.find({"charger": charger, "open": True}).sort("connector", 1)
+        return await cursor.to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        start_from: datetime | None = None,
+        start_to: datetime | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Transactions filtered by charger and start time, newest first; (page, total)."""
+        query: dict[str, Any] = {}
+        if charger is not None:
+            query["charger"] = charger
+        if start_from is not None or start_to is not None:
+            query["start_ts"] = {}
+            if start_from is not None:
+                query["start_ts"]["$gte"] = start_from
+            if start_to is not None:
+                query["start_ts"]["$lt"] = start_to
+        cursor = self._coll.find(query).sort([("start_ts", DESCENDING), ("_id", DESCENDING)])
+        page = await cursor.skip(skip).limit(limit).to_list()
+        return page, await self._coll.count_documents(query)
+
+    async def energy_total(self, charger: str) -> float:
+        """Energy (Wh) of every closed session of a charger."""
+        pipeline = [
+            {"$match": {"charger": charger, "kind": "session", "open": False}},
+            {"$group": {"_id": None, "wh": {"$sum": "$energy_wh"}}},
+        ]
+        rows = await (await self._coll.aggregate(pipeline)).to_list()
+        return float(rows[0]["wh"]) if rows else 0.0

@@ -10,11 +10,15 @@ import pytest
 
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
+from handlers.base import WebSettings
 from handlers.routes import make_app
 from models.db import connect
 from models.embedded import EmbeddedDatabase
 from models.migrations import migrate
 from ocppj.validation import SchemaStore
+
+COOKIE_SECRET = "test-cookie-secret"
+ADMIN = ("admin", "correct horse battery")
 
 
 @pytest.fixture(scope="session")
@@ -77,9 +81,37 @@ def registry(services):
 
 
 @pytest.fixture
-def app(services, registry):
+def web_settings(http_port):
+    """Web settings pointing the public URL at the test server."""
+    return WebSettings(public_url=f"http://127.0.0.1:{http_port}")
+
+
+@pytest.fixture
+def app(services, registry, web_settings):
     """The application under test (pytest-tornado serves it)."""
-    return make_app(services, registry, ping_interval=None, ping_timeout=None)
+    return make_app(
+        services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
+        ping_interval=None, ping_timeout=None,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def admin_user(io_loop, services):
+    """An operator account: (username, password)."""
+    io_loop.run_sync(lambda: services.users.create(ADMIN[0], ADMIN[1]))
+    return ADMIN
+
+
+@pytest.fixture
+def api_token(io_loop, services, admin_user):
+    """A valid API token of the admin user."""
+    return io_loop.run_sync(lambda: services.tokens.create(admin_user[0], "tests"))
+
+
+@pytest.fixture
+def auth_headers(api_token):
+    """Headers that authenticate an API request."""
+    return {"Authorization": f"Bearer {api_token}"}
 
 
 @pytest.fixture

@@ -29,12 +29,17 @@ def start_server(data_dir: Path, *extra: str) -> tuple[subprocess.Popen, int]:
     return process, port
 
 
-def wait_listening(process: subprocess.Popen, timeout: float = 20.0) -> str:
+def wait_listening(process: subprocess.Popen, timeout: float = 20.0) -> list[str]:
+    """The lines printed up to and including the "listening" line."""
     deadline = time.monotonic() + timeout
-    line = process.stdout.readline()
-    assert time.monotonic() < deadline
-    assert "CSMS listening" in line, (line, process.stderr.read() if process.poll() else "")
-    return line
+    lines = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        assert line, process.stderr.read()
+        lines.append(line.rstrip("\n"))
+        if "CSMS listening" in line:
+            return lines
+    raise AssertionError(f"not listening: {lines}")
 
 
 def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
@@ -54,9 +59,7 @@ def port_open(uri: str) -> bool:
 
 
 async def boot_and_wait_close(port: int, process: subprocess.Popen) -> int:
-    async with websockets.connect(
-        f"ws://127.0.0.1:{port}/x/SRV1/", subprotocols=["ocpp1.6"]
-    ) as ws:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/x/SRV1/", subprotocols=["ocpp1.6"]) as ws:
         await ws.send('[2,"b","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
         reply = await asyncio.wait_for(ws.recv(), 10)
         assert reply.startswith('[3,"b",{"status":"Accepted"')
@@ -69,7 +72,8 @@ async def boot_and_wait_close(port: int, process: subprocess.Popen) -> int:
 def test_embedded_database_lifecycle_and_frame_log(tmp_path):
     process, port = start_server(tmp_path)
     try:
-        wait_listening(process)
+        printed = wait_listening(process)
+        assert printed[0].startswith("Created user 'admin' with password: ")
         uri = (tmp_path / "mongodb.uri").read_text().strip()
         assert uri.startswith("mongodb://127.0.0.1:")
         assert port_open(uri)
@@ -88,7 +92,7 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
     # The data survives a restart.
     process, port = start_server(tmp_path)
     try:
-        wait_listening(process)
+        assert wait_listening(process) == [f"CSMS listening on http://127.0.0.1:{port}/"]
         out = subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "migrate.py"), "--data-dir", str(tmp_path)],
             capture_output=True, text=True, timeout=60,

@@ -1,0 +1,57 @@
+"""Log in and out (pages)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from handlers.base import USER_COOKIE, BaseHandler
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths are followed after login (no open redirect)."""
+    if not target:
+        return "/ocpp/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/ocpp/"
+    return target
+
+
+class LoginHandler(BaseHandler):
+    """``GET/POST /ocpp/login``."""
+
+    def get(self) -> None:
+        """The login form."""
+        self.render(
+            "login.html", error=None, username="", next=safe_next(self.get_argument("next", None))
+        )
+
+    async def post(self) -> None:
+        """Check the credentials; re-render with the error and the typed name when wrong."""
+        username = self.get_body_argument("username", "").strip()
+        password = self.get_body_argument("password", "")
+        target = safe_next(self.get_body_argument("next", None))
+        user = await self.services.users.authenticate(username, password) if username else None
+        if user is None:
+            self.set_status(400)
+            self.render(
+                "login.html", error="Wrong username or password.", username=username, next=target
+            )
+            return
+        self.login(user)
+        self.redirect(target)
+
+
+class LogoutHandler(BaseHandler):
+    """``POST /ocpp/logout``."""
+
+    def post(self) -> None:
+        """Forget the login cookie."""
+        self.clear_cookie(USER_COOKIE)
+        self.redirect("/ocpp/login")
+
+
+ROUTES = [
+    (r"/ocpp/login", LoginHandler),
+    (r"/ocpp/logout", LogoutHandler),
+]

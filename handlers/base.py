@@ -1,0 +1,197 @@
+"""Base handlers: BaseHandler for pages (login by secure cookie, XSRF on forms) and
+APIHandler for the JSON API (Bearer token, HTTP Basic or the login cookie)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import tornado.web
+from bson import ObjectId
+
+from csms.registry import ConnectionRegistry
+from csms.services import Services
+from ocppj.timeutil import format_datetime
+
+log = logging.getLogger("csms.web")
+
+USER_COOKIE = "csms_user"
+COOKIE_DAYS = 14
+
+
+@dataclass(slots=True)
+class WebSettings:
+    """Tunables of the web side."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "&copy; OpenStreetMap contributors"
+    # Monterrey, Mexico: where the map is centred for a charger without coordinates.
+    default_latitude: float = 25.6866
+    default_longitude: float = -100.3161
+    action_timeout: float = 30.0
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, ObjectId):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> bytes:
+    """JSON for API responses: datetimes as RFC 3339 UTC, ObjectIds as strings."""
+    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class ApiError(tornado.web.HTTPError):
+    """An API failure answered as ``{"error": error, "detail": detail}``."""
+
+    def __init__(self, status: int, error: str, detail: Any = None):
+        super().__init__(status, reason=None, log_message=f"{error}: {detail}")
+        self.error = error
+        self.detail = detail
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    """Pages: the current user comes from the signed login cookie."""
+
+    @property
+    def services(self) -> Services:
+        """Repositories, writers and the event bus."""
+        return self.settings["services"]
+
+    @property
+    def registry(self) -> ConnectionRegistry:
+        """Live charger connections."""
+        return self.settings["registry"]
+
+    @property
+    def web(self) -> WebSettings:
+        """Web tunables (public URL, map tiles, ...)."""
+        return self.settings["web"]
+
+    async def prepare(self) -> None:
+        """Resolve the logged-in user before the method runs."""
+        self.current_user = await self.user_from_cookie()
+
+    async def user_from_cookie(self) -> dict[str, Any] | None:
+        """The user named by a valid login cookie, if that user still exists."""
+        raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)
+        if not raw:
+            return None
+        return await self.services.users.get(raw.decode())
+
+    def login(self, user: dict[str, Any]) -> None:
+        """Set the login cookie."""
+        self.set_signed_cookie(
+            USER_COOKIE, user["username"], expires_days=COOKIE_DAYS, httponly=True,
+            samesite="Lax", secure=self.request.protocol == "https",
+        )  # fmt: skip
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        """Templates also see the web settings and a datetime formatter."""
+        namespace = super().get_template_namespace()
+        namespace.update(web=self.web, fmt_dt=fmt_dt)
+        return namespace
+
+    def set_default_headers(self) -> None:
+        """Conservative security headers on every response."""
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("X-Frame-Options", "DENY")
+        self.set_header("Referrer-Policy", "same-origin")
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """A plain error page without internals."""
+        self.render("error.html", status_code=status_code, reason=self._reason)
+
+
+class APIHandler(BaseHandler):
+    """JSON in and out; authenticated by Bearer token, HTTP Basic, or the login cookie.
+
+    Requests with an Authorization header skip the XSRF check (a browser cannot
+    set that header cross-site); request bodies must be JSON, which a cross-site
+    form cannot send without a CORS preflight, so cached Basic credentials
+    cannot be abused either.
+    """
+
+    auth_method: str | None = None
+
+    def check_xsrf_cookie(self) -> None:
+        """XSRF applies only to cookie-authenticated requests."""
+        if "Authorization" in self.request.headers:
+            return
+        super().check_xsrf_cookie()
+
+    async def prepare(self) -> None:
+        """Authenticate; 401 with a JSON body when nobody is."""
+        header = self.request.headers.get("Authorization", "")
+        scheme, _, credentials = header.partition(" ")
+        scheme = scheme.lower()
+        user = None
+        if scheme == "bearer" and credentials:
+            username = await self.services.tokens.lookup(credentials.strip())
+            user = await self.services.users.get(username) if username else None
+            self.auth_method = "token"
+        elif scheme == "basic" and credentials:
+            try:
+                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+                name, _, password = decoded.partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ApiError(401, "unauthorized", "malformed Basic credentials") from None
+            user = await self.services.users.authenticate(name, password)
+            self.auth_method = "basic"
+        elif not header:
+            user = await self.user_from_cookie()
+            self.auth_method = "cookie"
+        if user is None:
+            self.set_header("WWW-Authenticate", 'Bearer realm="csms", Basic realm="csms"')
+            raise ApiError(401, "unauthorized", "a valid API token, login or session is required")
+        self.current_user = user
+        if self.request.method in ("POST", "PUT", "PATCH") and self.request.body:
+            content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+            if content_type != "application/json":
+                raise ApiError(415, "unsupported_media_type", "send the body as application/json")
+
+    def json_body(self) -> dict[str, Any]:
+        """The request body as a JSON object, or 400."""
+        try:
+            body = orjson.loads(self.request.body or b"{}")
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        return body
+
+    def write_json(self, value: Any, status: int = 200) -> None:
+        """Send ``value`` as JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(to_json(value))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors are ``{"error": ..., "detail": ...}``."""
+        exc = kwargs.get("exc_info", (None, None))[1]
+        if isinstance(exc, ApiError):
+            body = {"error": exc.error, "detail": exc.detail}
+        elif status_code == 403 and isinstance(exc, tornado.web.HTTPError):
+            body = {"error": "forbidden", "detail": exc.log_message or "forbidden"}
+        elif status_code == 405:
+            body = {"error": "method_not_allowed", "detail": self.request.method}
+        elif status_code >= 500:
+            body = {"error": "internal_error", "detail": "see the server log"}
+        else:
+            body = {"error": self._reason.lower().replace(" ", "_"), "detail": None}
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(to_json(body))
+
+
+def fmt_dt(value: datetime | None) -> str:
+    """A datetime for people: UTC, to the second; empty for None."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")
