@@ -6,6 +6,7 @@ Any WebSocket upgrade on any path except the sink reaches this handler
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import unicodedata
 from urllib.parse import unquote
@@ -24,7 +25,9 @@ OCPP16 = "ocpp1.6"
 MAX_CHARGER_ID = 48
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_GOING_AWAY = 1001
 CLOSE_REPLACED = 4000
+SEND_TIMEOUT = 10.0
 
 
 class WebSocketUpgrade(Matcher):
@@ -117,10 +120,14 @@ class ChargePointHandler(WebSocketHandler):
             old.close(CLOSE_REPLACED, "replaced by a new connection")
 
     async def _write(self, text: str) -> None:
+        """Send a frame; a peer that does not read it within SEND_TIMEOUT is dropped."""
         try:
-            await self.write_message(text)
+            await asyncio.wait_for(self.write_message(text), SEND_TIMEOUT)
         except WebSocketClosedError:
             log.info("%s: closed before a frame could be sent", self.charger_id)
+        except TimeoutError:
+            log.warning("%s: send timed out; closing", self.charger_id)
+            self.close(CLOSE_GOING_AWAY, "send timeout")
 
     async def on_message(self, message: str | bytes) -> None:
         """Hand a text frame to the session; binary frames close the socket (1003)."""

@@ -164,3 +164,27 @@ async def test_disconnect_marks_charger_offline(ws_url, registry, services, db):
         await asyncio.sleep(0.02)
     assert (await db.chargers.find_one({"_id": "CP1"}))["connected"] is False
     assert "CP1" not in registry
+
+
+@pytest.mark.gen_test
+async def test_abrupt_disconnect_loses_no_transaction(ws_url, registry, db):
+    start = ('[2,"s1","StartTransaction",{"connectorId":1,"idTag":"T","meterStart":5,'
+             '"timestamp":"2026-01-01T00:00:00Z"}]')  # fmt: skip
+    async with raw_charger(ws_url("/AB1/")) as cp:
+        await cp.boot()
+        await cp.ws.send(start)
+        cp.ws.transport.abort()  # TCP gone without a close frame
+    for _ in range(100):
+        if "AB1" not in registry:
+            break
+        await asyncio.sleep(0.02)
+    assert "AB1" not in registry
+    # The charger did not see the reply, so it resends after reconnecting: same id, one record.
+    async with raw_charger(ws_url("/AB1/")) as cp:
+        reply = await cp.call(
+            "s2",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 5, "timestamp": "2026-01-01T00:00:00Z"},
+        )
+    assert reply == [3, "s2", {"transactionId": 1, "idTagInfo": {"status": "Accepted"}}]
+    assert await db.transactions.count_documents({}) == 1
