@@ -42,12 +42,16 @@ class ChargerSession:
         self._last_call_id: str | None = None
         self._last_reply: str | None = None
 
-    async def open(self) -> None:
-        """Record the connection; create the charger document when the id is new."""
+    async def open(self) -> dict:
+        """Record the connection; create the charger document when the id is new.
+
+        Returns the charger document.
+        """
         now = utcnow()
         doc, created = await self.services.chargers.connect(self.charger_id, self.path, now)
         self.state.known = bool(doc.get("boot"))
         self.services.bus.publish("connected", self.charger_id, created=created)
+        return doc
 
     async def closed(self) -> None:
         """The socket is gone: fail our pending call, mark the charger offline."""

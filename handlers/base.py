@@ -47,7 +47,8 @@ def _json_default(value: Any) -> Any:
 
 def to_json(value: Any) -> bytes:
     """JSON for API responses: datetimes as RFC 3339 UTC, ObjectIds as strings."""
-    return orjson.dumps(value, default=_json_default, option=orjson.OPT_NON_STR_KEYS)
+    options = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+    return orjson.dumps(value, default=_json_default, option=options)
 
 
 class ApiError(tornado.web.HTTPError):

@@ -15,6 +15,7 @@ from tornado import httputil
 from tornado.routing import Matcher
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from csms import qrcodes
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from csms.session import ChargerSession
@@ -109,7 +110,11 @@ class ChargePointHandler(WebSocketHandler):
             return
         self.set_nodelay(True)
         session = ChargerSession(self.charger_id, self.services, self._write, self.request.path)
-        await session.open()
+        charger = await session.open()
+        public_url = self.settings["web"].public_url
+        if not qrcodes.qr_is_current(charger, public_url):
+            # Auto-registration (or a new public URL): the landing page's QR code.
+            self.services.spawn(qrcodes.ensure_qr(self.services, self.charger_id, public_url))
         if self.ws_connection is None or self.ws_connection.is_closing():
             await session.closed()  # the charger left while we were registering it
             return

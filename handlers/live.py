@@ -1,5 +1,213 @@
-"""Placeholder: routes of this module are added by issue 3."""
+"""Live dashboard state: the view of every charger, and server-sent events from the bus.
+
+``GET /ocpp/live/events`` (login required) streams ``text/event-stream``: first
+``{"type": "snapshot", "chargers": [...]}`` (the dashboard state, read after
+subscribing so nothing published meanwhile is lost), then every bus event as
+one ``data:`` line of JSON, and a keep-alive comment after ``live_keepalive``
+seconds of silence. The stream is bounded: the bus queue is bounded (a slow
+browser loses events, never the server), and the response ends after
+``live_max_age`` seconds; EventSource reconnects by itself and gets a fresh
+snapshot. Browsers cannot use WebSockets here: every upgrade is a charger.
+"""
 
 from __future__ import annotations
 
-ROUTES: list = []
+import asyncio
+import contextlib
+from typing import Any
+
+import tornado.web
+from tornado.iostream import StreamClosedError
+
+from csms.registry import ConnectionRegistry
+from csms.services import Services
+from handlers.base import BaseHandler, to_json
+from models.meter_values import ENERGY_REGISTER
+
+POWER = "Power.Active.Import"
+CHART_POINTS = 120
+KEEPALIVE_SECONDS = 15.0
+MAX_AGE_SECONDS = 1800.0
+MAX_EVENTS_PER_WRITE = 200
+CONCURRENT_READS = 16
+
+
+def _series(docs: list[dict[str, Any]], offset: float = 0.0) -> list[list[Any]]:
+    """Chronological ``[ts, value]`` points of whole-meter readings (no phase)."""
+    points = [
+        [doc["ts"], doc["value"] - offset]
+        for doc in docs
+        if doc.get("value") is not None and doc["meta"].get("phase") is None
+    ]
+    points.sort(key=lambda point: point[0])
+    return points
+
+
+async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]:
+    """An open transaction with its recent power (W) and session energy (Wh) series."""
+    meter_start = tx.get("meter_start") or 0
+    power_docs, _ = await services.meter_values.search(
+        transaction=tx["_id"], measurand=POWER, limit=CHART_POINTS
+    )
+    energy_docs, _ = await services.meter_values.search(
+        transaction=tx["_id"], measurand=ENERGY_REGISTER, limit=CHART_POINTS
+    )
+    power = _series(power_docs)
+    energy = _series(energy_docs, offset=meter_start)
+    return {
+        "transaction": tx["_id"],
+        "connector": tx.get("connector"),
+        "id_tag": tx.get("id_tag"),
+        "start_ts": tx.get("start_ts"),
+        "meter_start": meter_start,
+        "power_w": power[-1][1] if power else None,
+        "energy_wh": energy[-1][1] if energy else None,
+        "power": power,
+        "energy": energy,
+    }
+
+
+def _connector_id(key: Any) -> int | None:
+    try:
+        return int(key)
+    except (TypeError, ValueError):
+        return None
+
+
+def charger_view(
+    charger: dict[str, Any], connected: bool, sessions: list[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """What pages and the live stream show of a charger (datetimes left as datetimes)."""
+    connectors: dict[int, dict[str, Any]] = {}
+    for key, state in (charger.get("connectors") or {}).items():
+        number = _connector_id(key)
+        if number is None or not isinstance(state, dict):
+            continue
+        connectors[number] = {
+            "id": number,
+            "status": state.get("status") or "Unknown",
+            "error_code": state.get("error_code"),
+            "info": state.get("info"),
+            "ts": state.get("ts"),
+        }
+    for session in sessions:
+        number = session.get("connector")
+        if isinstance(number, int) and number not in connectors:
+            connectors[number] = {"id": number, "status": "Unknown", "error_code": None,
+                                  "info": None, "ts": None}  # fmt: skip
+    boot = charger.get("boot") or {}
+    return {
+        "id": charger["_id"],
+        "name": charger.get("name") or charger["_id"],
+        "connected": connected,
+        "vendor": boot.get("vendor"),
+        "model": boot.get("model"),
+        "last_heartbeat": charger.get("last_heartbeat"),
+        "last_seen": charger.get("last_seen"),
+        "connectors": [connectors[n] for n in sorted(connectors)],
+        "sessions": list(sessions),
+    }
+
+
+async def dashboard_state(services: Services, registry: ConnectionRegistry) -> list[dict]:
+    """Every charger's view with its open sessions, by id.
+
+    Buffered state and meter values are flushed first so the view is current.
+    """
+    await services.chargers.state.flush()
+    await services.meter_values.flush()
+    chargers = await services.chargers.list()
+    limit = asyncio.Semaphore(CONCURRENT_READS)
+
+    async def build(charger: dict[str, Any]) -> dict[str, Any]:
+        async with limit:
+            txs = await services.transactions.open_for_charger(charger["_id"])
+            sessions = [await session_view(services, tx) for tx in txs]
+        return charger_view(charger, charger["_id"] in registry, sessions)
+
+    return list(await asyncio.gather(*(build(charger) for charger in chargers)))
+
+
+def sse_message(event: dict[str, Any]) -> bytes:
+    """One server-sent event: a single ``data:`` line of JSON (JSON has no raw newlines)."""
+    return b"data: " + to_json(event) + b"\n\n"
+
+
+class LiveEventsHandler(BaseHandler):
+    """``GET /ocpp/live/events``: the event bus as server-sent events."""
+
+    def initialize(self) -> None:
+        """Per-request state."""
+        self._queue: asyncio.Queue | None = None
+        self._gone = False
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """Stream a snapshot, then events, until the client leaves or the stream ages out."""
+        keepalive = float(self.settings.get("live_keepalive", KEEPALIVE_SECONDS))
+        max_age = float(self.settings.get("live_max_age", MAX_AGE_SECONDS))
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-cache, no-store")
+        self.set_header("X-Accel-Buffering", "no")
+        queue = self.services.bus.subscribe()
+        self._queue = queue
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max_age
+        try:
+            self.write(b"retry: 3000\n\n")
+            state = await dashboard_state(self.services, self.registry)
+            self.write(sse_message({"type": "snapshot", "chargers": state}))
+            await self.flush()
+            while not self._gone:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    event = await asyncio.wait_for(queue.get(), min(keepalive, remaining))
+                except TimeoutError:
+                    self.write(b": keep-alive\n\n")
+                else:
+                    if event is None:  # the client went away
+                        break
+                    await self._write_events(event, queue)
+                await self.flush()
+        except StreamClosedError:
+            self._gone = True
+        finally:
+            self.services.bus.unsubscribe(queue)
+        if not self._gone:
+            self.finish()
+
+    async def _write_events(self, first: dict[str, Any], queue: asyncio.Queue) -> None:
+        """Write ``first`` and whatever else is queued already (bounded), enriched."""
+        events = [first]
+        while len(events) < MAX_EVENTS_PER_WRITE and not queue.empty():
+            event = queue.get_nowait()
+            if event is None:
+                self._gone = True
+                break
+            events.append(event)
+        for event in events:
+            self.write(sse_message(await self._enrich(event)))
+
+    async def _enrich(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Add what the page needs to chart a new session (its meter start and start time)."""
+        if event.get("type") != "transaction_started":
+            return event
+        tx = await self.services.transactions.get(event.get("transaction"))
+        if tx is None:
+            return event
+        return {**event, "meter_start": tx.get("meter_start"), "start_ts": tx.get("start_ts")}
+
+    def on_connection_close(self) -> None:
+        """Unsubscribe at once and wake the waiting loop."""
+        self._gone = True
+        if self._queue is not None:
+            self.services.bus.unsubscribe(self._queue)
+            with contextlib.suppress(asyncio.QueueFull):
+                self._queue.put_nowait(None)
+
+
+ROUTES = [
+    (r"/ocpp/live/events", LiveEventsHandler),
+]

@@ -1,5 +1,155 @@
-"""Placeholder: routes of this module are added by issue 3."""
+"""Pages: the operator dashboard, the public charger landing pages and QR images,
+and the HTML message log."""
 
 from __future__ import annotations
 
-ROUTES: list = []
+import math
+from datetime import datetime
+from typing import Any
+
+import tornado.web
+
+from csms import qrcodes
+from handlers.base import BaseHandler, to_json
+from handlers.live import charger_view, dashboard_state
+
+LOG_PAGE_SIZE = 50
+SESSION_PAGE_SIZE = 50
+
+
+def kwh(wh: float | None) -> str:
+    """Wh as kWh with two decimals ("" for unknown)."""
+    return "" if wh is None else f"{wh / 1000:.2f}"
+
+
+def fmt_ms(value: datetime | None) -> str:
+    """A datetime to the millisecond (message log rows often share a second)."""
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+def page_number(handler: tornado.web.RequestHandler) -> int:
+    """The ``page`` query argument (1-based); 400 when it is not a positive integer."""
+    raw = handler.get_query_argument("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise tornado.web.HTTPError(400, "page must be a positive integer")
+    return int(raw)
+
+
+def pager(page: int, total: int, size: int) -> dict[str, Any]:
+    """Page links: previous/next page numbers (None at the ends) and the page count."""
+    pages = max(1, math.ceil(total / size))
+    return {
+        "page": page,
+        "pages": pages,
+        "total": total,
+        "previous": page - 1 if page > 1 else None,
+        "next": page + 1 if page < pages else None,
+    }
+
+
+class PageHandler(BaseHandler):
+    """Shared template helpers for these pages."""
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        """Templates also get path builders and the kWh formatter."""
+        namespace = super().get_template_namespace()
+        namespace.update(
+            landing_path=qrcodes.landing_path, log_path=qrcodes.log_path, kwh=kwh, fmt_ms=fmt_ms
+        )
+        return namespace
+
+
+class DashboardHandler(PageHandler):
+    """``GET /ocpp/``: every charger and its state, kept live by server-sent events."""
+
+    @tornado.web.authenticated
+    async def get(self) -> None:
+        """Render the cards; the page's script subscribes to the live stream."""
+        chargers = await dashboard_state(self.services, self.registry)
+        state = to_json({"chargers": chargers}).decode()
+        self.render("dashboard.html", chargers=chargers, state_json=state)
+
+
+class LandingHandler(PageHandler):
+    """``GET /ocpp/c/<cid>/``: the public page a driver reaches by QR code."""
+
+    async def get(self, cid: str) -> None:
+        """Status, total energy and the recorded sessions of one charger (public)."""
+        page = page_number(self)
+        await self.services.chargers.state.flush()  # show the newest connector statuses
+        charger = await self.services.chargers.get(cid)
+        if charger is None:
+            raise tornado.web.HTTPError(404)
+        sessions, total = await self.services.transactions.search(
+            charger=cid, skip=(page - 1) * SESSION_PAGE_SIZE, limit=SESSION_PAGE_SIZE
+        )
+        if page > 1 and not sessions:
+            raise tornado.web.HTTPError(404)
+        self.render(
+            "landing.html",
+            charger=charger,
+            view=charger_view(charger, cid in self.registry),
+            energy_total_wh=await self.services.transactions.energy_total(cid),
+            sessions=sessions,
+            pager=pager(page, total, SESSION_PAGE_SIZE),
+            landing_url=qrcodes.landing_url(self.web.public_url, cid),
+        )
+
+
+class QRCodeHandler(BaseHandler):
+    """``GET /ocpp/c/<cid>/qr.svg``: the QR code of the landing page (public)."""
+
+    async def get(self, cid: str) -> None:
+        """The stored SVG when it points at the current URL; else one is made now and
+        stored (``ensure_qr``), so each charger's code is drawn once, not per request."""
+        charger = await self.services.chargers.get(cid)
+        if charger is None:
+            raise tornado.web.HTTPError(404)
+        if qrcodes.qr_is_current(charger, self.web.public_url):
+            svg = charger["qr"]["svg"]
+        else:
+            svg = (await qrcodes.ensure_qr(self.services, cid, self.web.public_url))["svg"]
+        self.set_header("Content-Type", "image/svg+xml; charset=utf-8")
+        self.set_header("Cache-Control", "public, max-age=300")
+        # The image is ours, but an SVG opened directly is a document: allow no scripts.
+        self.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+        self.finish(svg)
+
+
+class MessageLogHandler(PageHandler):
+    """``GET /ocpp/log/<cid>/``: the stored message exchange, newest first, paginated.
+
+    404 when the charger is unknown *and* nothing is logged for its id; when the
+    charger document is gone but messages remain, they are shown with a note.
+    """
+
+    @tornado.web.authenticated
+    async def get(self, cid: str) -> None:
+        """One page of frames, every one escaped."""
+        page = page_number(self)
+        charger = await self.services.chargers.get(cid)
+        messages = await self.services.messages.recent(
+            cid, limit=LOG_PAGE_SIZE, skip=(page - 1) * LOG_PAGE_SIZE
+        )
+        total = await self.services.messages.count(cid)
+        if charger is None and total == 0:
+            raise tornado.web.HTTPError(404)
+        if page > 1 and not messages:
+            raise tornado.web.HTTPError(404)
+        self.render(
+            "log.html",
+            charger_id=cid,
+            charger=charger,
+            messages=messages,
+            pager=pager(page, total, LOG_PAGE_SIZE),
+        )
+
+
+_CID = r"(?P<cid>[^/]+)"
+
+ROUTES = [
+    (r"/ocpp/?", DashboardHandler),
+    (rf"/ocpp/c/{_CID}/", LandingHandler),
+    (rf"/ocpp/c/{_CID}/qr\.svg", QRCodeHandler),
+    (rf"/ocpp/log/{_CID}/", MessageLogHandler),
+]

@@ -2,4 +2,36 @@
 
 from __future__ import annotations
 
-UI_MODULES: dict = {}
+from typing import Any
+
+import tornado.web
+
+from csms import qrcodes
+
+
+class QRCode(tornado.web.UIModule):
+    """``{% module QRCode(charger) %}``: the QR code of a charger's landing page.
+
+    ``charger`` is a charger document (or just its id). Renders an ``<img>`` of
+    the public ``/ocpp/c/<cid>/qr.svg`` route with alt text, and the URL below it.
+    """
+
+    def render(self, charger: dict[str, Any] | str, size: int = 180, caption: bool = True) -> bytes:
+        """The figure's HTML (every value escaped by the template)."""
+        if isinstance(charger, str):
+            charger_id, name = charger, charger
+        else:
+            charger_id = charger["_id"]
+            name = charger.get("name") or charger_id
+        public_url = self.handler.settings["web"].public_url
+        return self.render_string(
+            "modules/qrcode.html",
+            src=qrcodes.qr_path(charger_id),
+            url=qrcodes.landing_url(public_url, charger_id),
+            name=name,
+            size=int(size),
+            caption=caption,
+        )
+
+
+UI_MODULES: dict = {"QRCode": QRCode}

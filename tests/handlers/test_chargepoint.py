@@ -188,3 +188,16 @@ async def test_abrupt_disconnect_loses_no_transaction(ws_url, registry, db):
         )
     assert reply == [3, "s2", {"transactionId": 1, "idTagInfo": {"status": "Accepted"}}]
     assert await db.transactions.count_documents({}) == 1
+
+
+@pytest.mark.gen_test
+async def test_auto_registration_creates_the_qr_code(ws_url, services, web_settings, db):
+    async with raw_charger(ws_url("/QR1/")) as cp:
+        await cp.boot()
+    for _ in range(100):
+        doc = await db.chargers.find_one({"_id": "QR1"})
+        if doc.get("qr"):
+            break
+        await asyncio.sleep(0.02)
+    assert doc["qr"]["url"] == f"{web_settings.public_url}/ocpp/c/QR1/"
+    assert doc["qr"]["svg"].lstrip().startswith("<")

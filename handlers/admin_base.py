@@ -1,0 +1,109 @@
+"""What every admin page shares: flash messages, URLs of charger/tag pages, pagination."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from csms.qrcodes import landing_path, log_path
+from handlers.base import BaseHandler
+
+FLASH_COOKIE = "csms_flash"
+ADMIN_PATH = "/ocpp/admin/"
+
+
+def path_segment(value: str) -> str:
+    """``value`` percent-encoded as one URL path segment: ``/`` too (a charger connecting
+    as ``/Bay%2F2/`` is called ``Bay/2``), which Tornado decodes in path arguments."""
+    return quote(value, safe="")
+
+
+def charger_url(charger_id: str, suffix: str = "") -> str:
+    """The admin page of a charger."""
+    return f"{ADMIN_PATH}chargers/{path_segment(charger_id)}/{suffix}"
+
+
+def rfid_url(id_tag: str, suffix: str = "") -> str:
+    """The admin page of an RFID tag."""
+    return f"{ADMIN_PATH}rfid/{path_segment(id_tag)}/{suffix}"
+
+
+def kwh(energy_wh: float | None) -> str:
+    """Energy in Wh shown as kWh with three decimals; empty when unknown."""
+    return "" if energy_wh is None else f"{energy_wh / 1000:.3f}"
+
+
+@dataclass(slots=True)
+class Pager:
+    """One page of a filtered list, with links that keep the filters."""
+
+    page: int
+    per_page: int
+    total: int
+    path: str
+    filters: dict[str, str]
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def skip(self) -> int:
+        """Documents before this page."""
+        return (self.page - 1) * self.per_page
+
+    def url(self, page: int) -> str:
+        """The URL of another page with the same filters."""
+        query = {key: value for key, value in self.filters.items() if value}
+        if page > 1:
+            query["page"] = str(page)
+        return self.path + ("?" + urlencode(query) if query else "")
+
+    @property
+    def prev_url(self) -> str | None:
+        """The previous page, or None on the first."""
+        return self.url(self.page - 1) if self.page > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        """The next page, or None on the last."""
+        return self.url(self.page + 1) if self.page < self.pages else None
+
+
+class AdminHandler(BaseHandler):
+    """Base of the admin pages (every method is decorated ``@authenticated``)."""
+
+    def flash(self, message: str) -> None:
+        """Show ``message`` once on the next page rendered."""
+        self.set_signed_cookie(
+            FLASH_COOKIE, message, expires_days=None, httponly=True, samesite="Lax",
+            path=ADMIN_PATH, secure=self.request.protocol == "https",
+        )  # fmt: skip
+
+    def pop_flash(self) -> str | None:
+        """The pending flash message (and forget it)."""
+        raw = self.get_signed_cookie(FLASH_COOKIE, max_age_days=1)
+        if raw is None:
+            return None
+        self.clear_cookie(FLASH_COOKIE, path=ADMIN_PATH)
+        return raw.decode("utf-8", "replace")
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        """Admin templates also get URL helpers and the flash message."""
+        namespace = super().get_template_namespace()
+        namespace.update(
+            charger_url=charger_url, rfid_url=rfid_url, landing_url=landing_path,
+            log_url=log_path, kwh=kwh, flash=self.pop_flash(),
+        )  # fmt: skip
+        return namespace
+
+    def query_fields(self, *names: str) -> dict[str, str]:
+        """The named query arguments as typed (missing ones are empty)."""
+        return {name: self.get_query_argument(name, "", strip=False) for name in names}
+
+    def body_fields(self, *names: str) -> dict[str, str]:
+        """The named form fields as typed (missing ones are empty)."""
+        return {name: self.get_body_argument(name, "", strip=False) for name in names}

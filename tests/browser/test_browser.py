@@ -1,0 +1,201 @@
+"""The operator's browser: headless Chromium drives the real server (server.py).
+
+Logs in, watches a charger connected by an independent ``ocpp`` charge point turn
+"Charging" without a reload, drags the map marker and saves the coordinates, and
+opens the landing page. Screenshots go to tests/artifacts/ (ignored by git).
+CI sets CSMS_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+import websockets
+from ocpp.v16 import ChargePoint, call
+
+from models.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PASSWORD = "browser-test-pw"
+CHARGER = "BROWSER-1"
+
+
+def _browser_available() -> bool:
+    return all(shutil.which(path) or os.path.exists(path) for path in (CHROMIUM, CHROMEDRIVER))
+
+
+if not _browser_available():
+    if os.environ.get("CSMS_REQUIRE_BROWSER"):
+        raise RuntimeError("Chromium and chromedriver are required (CSMS_REQUIRE_BROWSER is set)")
+    pytest.skip("Chromium/chromedriver not installed", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """server.py on a free loopback port with its own embedded database."""
+    data = tmp_path_factory.mktemp("browser-data")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--data-dir", str(data),
+         "--admin-password", PASSWORD, "--ping-interval", "0",
+         "--tile-url", f"http://127.0.0.1:{port}/static/css/none/{{z}}/{{x}}/{{y}}.png"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _ in range(10):
+            line = process.stdout.readline()
+            if not line or "CSMS listening" in line:
+                break
+        assert "CSMS listening" in line, process.stderr.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium through chromedriver (no downloads, no background networking)."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+                "--window-size=1280,900"):  # fmt: skip
+        options.add_argument(arg)
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+class ChargerThread(threading.Thread):
+    """An ``ocpp`` charge point on its own event loop; steps are released by events."""
+
+    def __init__(self, url: str):
+        super().__init__(daemon=True)
+        self.url = url
+        self.available = threading.Event()
+        self.go_charging = threading.Event()
+        self.charging = threading.Event()
+        self.finish = threading.Event()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            self.available.set()
+            self.charging.set()
+
+    async def _wait(self, event: threading.Event) -> None:
+        await asyncio.to_thread(event.wait, 30)
+
+    async def _main(self) -> None:
+        async with websockets.connect(self.url, subprotocols=["ocpp1.6"]) as ws:
+            cp = ChargePoint(CHARGER, ws)
+            task = asyncio.create_task(cp.start())
+            await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Available")
+            )
+            self.available.set()
+            await self._wait(self.go_charging)
+            await cp.call(
+                call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
+            )
+            self.charging.set()
+            await self._wait(self.finish)
+            task.cancel()
+
+
+def api_get(server: str, path: str) -> dict:
+    """GET a JSON API path with HTTP Basic credentials."""
+    request = urllib.request.Request(server + path)
+    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
+
+
+def test_operator_journey(server, browser):
+    wait = WebDriverWait(browser, 15)
+    port = server.rsplit(":", 1)[1]
+    charger = ChargerThread(f"ws://127.0.0.1:{port}/site/{CHARGER}/")
+    charger.start()
+    try:
+        # Log in.
+        browser.get(server + "/ocpp/")
+        wait.until(expected_conditions.url_contains("/ocpp/login"))
+        browser.find_element(By.NAME, "username").send_keys("admin")
+        browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+        browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait.until(lambda d: d.current_url.rstrip("/").endswith("/ocpp"))
+        assert charger.available.wait(15) and charger.error is None, charger.error
+
+        # The dashboard shows the charger; it turns Charging without a reload.
+        browser.get(server + "/ocpp/")
+        status = f'[data-charger="{CHARGER}"] [data-connector="1"] .status'
+        wait.until(expected_conditions.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, status), "Available"))  # fmt: skip
+        browser.execute_script("window.__sameDocument = true;")
+        browser.save_screenshot(str(ARTIFACTS / "1-dashboard-available.png"))
+        charger.go_charging.set()
+        assert charger.charging.wait(15) and charger.error is None, charger.error
+        wait.until(expected_conditions.text_to_be_present_in_element(
+            (By.CSS_SELECTOR, status), "Charging"))  # fmt: skip
+        assert browser.execute_script("return window.__sameDocument === true;")
+        browser.save_screenshot(str(ARTIFACTS / "2-dashboard-charging.png"))
+
+        # Drag the map marker and save the coordinates.
+        browser.get(f"{server}/ocpp/admin/chargers/{CHARGER}/")
+        marker = wait.until(expected_conditions.presence_of_element_located(
+            (By.CSS_SELECTOR, "#map .leaflet-marker-icon")))  # fmt: skip
+        browser.execute_script(
+            "arguments[0].scrollIntoView({block: 'center'});", browser.find_element(By.ID, "map")
+        )
+        latitude = browser.find_element(By.NAME, "latitude")
+        longitude = browser.find_element(By.NAME, "longitude")
+        before = (latitude.get_attribute("value"), longitude.get_attribute("value"))
+        ActionChains(browser).drag_and_drop_by_offset(marker, 80, 60).perform()
+        wait.until(lambda d: (latitude.get_attribute("value"),
+                              longitude.get_attribute("value")) != before)  # fmt: skip
+        chosen = (float(latitude.get_attribute("value")), float(longitude.get_attribute("value")))
+        assert chosen[0] < 25.6866 and chosen[1] > -100.3161  # dragged south-east of Monterrey
+        browser.save_screenshot(str(ARTIFACTS / "3-map-dragged.png"))
+        browser.find_element(By.ID, "save").click()
+        wait.until(lambda d: api_get(server, f"/ocpp/chargers/{CHARGER}/").get("latitude"))
+        stored = api_get(server, f"/ocpp/chargers/{CHARGER}/")
+        assert (stored["latitude"], stored["longitude"]) == pytest.approx(chosen, abs=1e-6)
+
+        # The public landing page, with its QR code.
+        browser.get(f"{server}/ocpp/c/{CHARGER}/")
+        assert CHARGER in browser.find_element(By.TAG_NAME, "h1").text
+        assert browser.find_elements(By.CSS_SELECTOR, ".qr img, .qr svg")
+        browser.save_screenshot(str(ARTIFACTS / "4-landing.png"))
+    finally:
+        charger.finish.set()
+        charger.join(10)
