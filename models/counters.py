@@ -14,10 +14,16 @@ class Counters:
 
     async def next(self, name: str) -> int:
         """Atomically increment and return the next value of sequence ``name`` (starts at 1)."""
-        doc = await self._coll.find_one_and_update(
-            {"_id": name}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-        )
-        return int(doc["seq"])
+        for _ in range(5):
+            doc = await self._coll.find_one_and_update(
+                {"_id": name}, {"$inc": {"seq": 1}}, upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )  # fmt: skip
+            if doc is not None:
+                return int(doc["seq"])
+            # SecantusDB can answer a racing first upsert with no document; the
+            # counter exists by now, so the next attempt increments it.
+        raise RuntimeError(f"counter {name!r} could not be incremented")
 
     async def ensure_at_least(self, name: str, value: int) -> None:
         """Make sure the next value handed out is greater than ``value``."""

@@ -91,10 +91,9 @@ async def _sync_transaction_counter(db: AsyncDatabase) -> None:
     last = await db.transactions.find_one(
         {"_id": {"$type": "number"}}, sort=[("_id", DESCENDING)], projection={"_id": 1}
     )
-    if last is not None:
-        await db.counters.update_one(
-            {"_id": TX_SEQUENCE}, {"$max": {"seq": int(last["_id"])}}, upsert=True
-        )
+    # Create the counter up front too: concurrent first upserts are fragile on some servers.
+    floor = int(last["_id"]) if last is not None else 0
+    await db.counters.update_one({"_id": TX_SEQUENCE}, {"$max": {"seq": floor}}, upsert=True)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [

@@ -269,3 +269,17 @@ async def test_without_require_rfid_any_tag_is_accepted(charger, services, db):
     async with charger() as cp:
         reply = await cp.call("a", "Authorize", {"idTag": "STOLEN"})
     assert reply[2] == {"idTagInfo": {"status": "Accepted"}}
+
+
+@pytest.mark.gen_test
+async def test_first_starts_on_many_chargers_at_once_get_distinct_ids(ws_url, db):
+    import asyncio
+
+    async def one(n):
+        async with raw_charger(ws_url(f"/MANY{n}/")) as cp:
+            await cp.boot()
+            reply = await cp.call("s", "StartTransaction", start())
+            return reply[2]["transactionId"]
+
+    ids = await asyncio.gather(*(one(n) for n in range(12)))
+    assert sorted(ids) == list(range(1, 13))
