@@ -22,6 +22,7 @@ log = logging.getLogger("csms.web")
 
 USER_COOKIE = "csms_user"
 COOKIE_DAYS = 14
+AUTHENTICATE = 'Bearer realm="csms", Basic realm="csms"'
 
 
 @dataclass(slots=True)
@@ -125,8 +126,14 @@ class APIHandler(BaseHandler):
     auth_method: str | None = None
 
     def check_xsrf_cookie(self) -> None:
-        """XSRF applies only to cookie-authenticated requests."""
+        """XSRF applies only to cookie-authenticated requests.
+
+        Without an Authorization header and without a login cookie the request
+        is nobody's: ``prepare`` answers 401, which says more than an XSRF 403.
+        """
         if "Authorization" in self.request.headers:
+            return
+        if not self.get_cookie(USER_COOKIE):
             return
         super().check_xsrf_cookie()
 
@@ -152,7 +159,6 @@ class APIHandler(BaseHandler):
             user = await self.user_from_cookie()
             self.auth_method = "cookie"
         if user is None:
-            self.set_header("WWW-Authenticate", 'Bearer realm="csms", Basic realm="csms"')
             raise ApiError(401, "unauthorized", "a valid API token, login or session is required")
         self.current_user = user
         if self.request.method in ("POST", "PUT", "PATCH") and self.request.body:
@@ -177,7 +183,9 @@ class APIHandler(BaseHandler):
         self.finish(to_json(value))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """Errors are ``{"error": ..., "detail": ...}``."""
+        """Errors are ``{"error": ..., "detail": ...}``; a 401 carries the challenge."""
+        if status_code == 401:
+            self.set_header("WWW-Authenticate", AUTHENTICATE)
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, ApiError):
             body = {"error": exc.error, "detail": exc.detail}
