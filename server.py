@@ -21,6 +21,7 @@ from pathlib import Path
 from csms.logfiles import start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
+from csms.simulators import SimulatorManager
 from handlers.base import WebSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
@@ -76,6 +77,7 @@ class Server:
         self.client = None
         self.services: Services | None = None
         self.registry: ConnectionRegistry | None = None
+        self.simulators: SimulatorManager | None = None
         self.http = None
 
     async def start(self) -> None:
@@ -93,6 +95,12 @@ class Server:
         await self.services.chargers.mark_all_offline()
         self.services.start()
         await ensure_admin(self.services, args.admin_password)
+        # Simulators started from the admin connect back to this server by default.
+        self.simulators = SimulatorManager(
+            self.services.schemas,
+            default_host="127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host,
+            default_port=args.port,
+        )
         web = WebSettings(
             public_url=(args.public_url or f"http://{args.host}:{args.port}").rstrip("/"),
             tile_url=args.tile_url,
@@ -101,11 +109,16 @@ class Server:
             self.services, self.registry, web=web,
             cookie_secret=args.cookie_secret or cookie_secret(self.data_dir),
             ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
+            simulators=self.simulators,
         )  # fmt: skip
         self.http = app.listen(args.port, args.host, xheaders=True)
 
     async def stop(self) -> None:
-        """Stop accepting, close charger sockets, flush buffers, stop the embedded db."""
+        """Stop simulators, stop accepting, close charger sockets, flush buffers, stop the
+        embedded db."""
+        if self.simulators is not None:
+            # Their sessions end with StopTransaction while the server still answers.
+            await self.simulators.stop_all(5.0)
         if self.http is not None:
             self.http.stop()
         if self.registry is not None:

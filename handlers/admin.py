@@ -12,6 +12,14 @@ from handlers.admin_base import AdminHandler
 from handlers.admin_chargers import ChargerDeleteHandler, ChargerEditHandler, ChargerListHandler
 from handlers.admin_data import MeterValuesHandler, SessionsHandler
 from handlers.admin_rfid import RfidDeleteHandler, RfidEditHandler, RfidListHandler
+from handlers.admin_simulators import (
+    SimulatorDeleteHandler,
+    SimulatorEditHandler,
+    SimulatorListHandler,
+    SimulatorNewHandler,
+    SimulatorStartHandler,
+    SimulatorStopHandler,
+)
 
 
 class AdminRootHandler(AdminHandler):
@@ -33,4 +41,10 @@ ROUTES = [
     (r"/ocpp/admin/rfid/([^/]+)/delete", RfidDeleteHandler),
     (r"/ocpp/admin/sessions/", SessionsHandler),
     (r"/ocpp/admin/meter-values/", MeterValuesHandler),
+    (r"/ocpp/admin/simulators/", SimulatorListHandler),
+    (r"/ocpp/admin/simulators/new", SimulatorNewHandler),
+    (r"/ocpp/admin/simulators/([^/]+)/", SimulatorEditHandler),
+    (r"/ocpp/admin/simulators/([^/]+)/start", SimulatorStartHandler),
+    (r"/ocpp/admin/simulators/([^/]+)/stop", SimulatorStopHandler),
+    (r"/ocpp/admin/simulators/([^/]+)/delete", SimulatorDeleteHandler),
 ]

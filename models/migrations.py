@@ -66,7 +66,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "rfid_tags": [],
-    "simulators": [],
+    "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     "counters": [],

@@ -10,6 +10,7 @@ import pytest
 
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
+from csms.simulators import SimulatorManager
 from handlers.base import WebSettings
 from handlers.routes import make_app
 from models.db import connect
@@ -87,11 +88,19 @@ def web_settings(http_port):
 
 
 @pytest.fixture
-def app(services, registry, web_settings):
+def simulators(io_loop, schemas):
+    """The simulator manager of the default app; whatever still runs is stopped afterwards."""
+    manager = SimulatorManager(schemas, stop_timeout=5)
+    yield manager
+    io_loop.run_sync(lambda: manager.stop_all(2))
+
+
+@pytest.fixture
+def app(services, registry, web_settings, simulators):
     """The application under test (pytest-tornado serves it)."""
     return make_app(
         services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
-        ping_interval=None, ping_timeout=None,
+        ping_interval=None, ping_timeout=None, simulators=simulators,
     )  # fmt: skip
 
 
