@@ -1,6 +1,6 @@
 """Create an API token for an operator; the token is printed once and stored as a digest.
 
-    python scripts/create_token.py USERNAME [--label TEXT] [--data-dir D | --mongodb-uri URI]
+python scripts/create_token.py USERNAME [--label TEXT] [--data-dir D | --mongodb-uri URI]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Create an operator, or set a new password for one.
 
-    python scripts/create_user.py USERNAME [--password PW | reads CSMS_USER_PASSWORD or asks]
-                                  [--reset-password] [--data-dir D | --mongodb-uri URI]
+python scripts/create_user.py USERNAME [--password PW | reads CSMS_USER_PASSWORD or asks]
+                              [--reset-password] [--data-dir D | --mongodb-uri URI]
 """
 
 from __future__ import annotations
