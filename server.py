@@ -18,7 +18,7 @@ import signal
 import sys
 from pathlib import Path
 
-from csms.logfiles import start_logging
+from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from csms.simulators import SimulatorManager
@@ -91,6 +91,7 @@ class Server:
         await migrate(db)
         settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)
         self.services = Services.build(db, settings)
+        self.services.frame_log = FrameLog(self.data_dir / "logs" / "ocpp-frames.log")
         self.registry = ConnectionRegistry(self.services.schemas)
         await self.services.chargers.mark_all_offline()
         self.services.start()
@@ -125,9 +126,14 @@ class Server:
             self.registry.close_all(1001, "server shutting down")
             await self.registry.wait_empty(5.0)
         if self.http is not None:
-            await self.http.close_all_connections()
+            try:  # a peer that never finishes its close must not hold the shutdown
+                await asyncio.wait_for(self.http.close_all_connections(), 5.0)
+            except TimeoutError:
+                log.warning("some connections did not close in time")
         if self.services is not None:
             await self.services.stop()
+            if self.services.frame_log is not None:
+                self.services.frame_log.close()
         if self.client is not None:
             await self.client.close()
         if self.embedded is not None:

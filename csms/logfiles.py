@@ -1,9 +1,9 @@
-"""Log files under ``<data_dir>/logs``, written by a background thread.
+"""Log files under ``<data_dir>/logs``, written by background threads.
 
-``ocpp.frames`` gets every OCPP frame in and out (rotating file
-``ocpp-frames.log``); everything else goes to ``csms.log`` and stderr. The
-event loop only enqueues records; formatting and file I/O happen in the
-listener thread.
+``FrameLog`` writes every OCPP frame in and out to the rotating file
+``ocpp-frames.log``: the event loop only puts a tuple on a queue, the thread
+builds the line and does the file I/O. Everything else goes through
+``logging`` to ``csms.log`` and stderr, also via a queue.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import logging
 import logging.handlers
 import queue
 import sys
+import threading
+import time
 from pathlib import Path
 
 
@@ -32,27 +34,52 @@ def start_logging(
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    frames_file = logging.handlers.RotatingFileHandler(
-        log_dir / "ocpp-frames.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-    )
-    frames_file.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    frames_file.addFilter(lambda record: record.name == "ocpp.frames")
     app_file = logging.handlers.RotatingFileHandler(
         log_dir / "csms.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )
     app_file.setFormatter(fmt)
-    app_file.addFilter(lambda record: record.name != "ocpp.frames")
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(fmt)
     stderr.setLevel(logging.WARNING)
-    stderr.addFilter(lambda record: record.name != "ocpp.frames")
 
     records: queue.SimpleQueue = queue.SimpleQueue()
-    listener = logging.handlers.QueueListener(
-        records, frames_file, app_file, stderr, respect_handler_level=True
-    )
+    listener = logging.handlers.QueueListener(records, app_file, stderr, respect_handler_level=True)
     root = logging.getLogger()
     root.handlers[:] = [_EnqueueOnly(records)]
     root.setLevel(level)
     listener.start()
     return listener
+
+
+class FrameLog:
+    """Every OCPP frame in and out, one line each, in a rotating file written by a thread."""
+
+    def __init__(self, path: str | Path, max_bytes: int = 50 * 1024 * 1024, backups: int = 10):
+        self._handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        self._handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="frame-log", daemon=True)
+        self._thread.start()
+
+    def write(self, charger: str, direction: str, text: str) -> None:
+        """Queue one frame (cheap: no formatting on the caller's thread)."""
+        self._queue.put((time.time(), charger, direction, text))
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            created, charger, direction, text = item
+            record = logging.LogRecord(
+                "ocpp.frames", logging.INFO, __file__, 0, "%s %s %s", (charger, direction, text),
+                None,
+            )  # fmt: skip
+            record.created = created
+            record.msecs = (created - int(created)) * 1000
+            self._handler.handle(record)
+
+    def close(self) -> None:
+        """Write what is queued and close the file."""
+        self._queue.put(None)
+        self._thread.join(10)
+        self._handler.close()

@@ -74,6 +74,49 @@ def _number(text: str) -> tuple[float | None, str | None]:
     return value, None
 
 
+class LastRegisters:
+    """The latest energy register reading (Wh) of each open transaction, in memory.
+
+    StopTransaction needs it to cross-check the energy; keeping it here saves
+    waiting for the meter-value batch and querying it back. Bounded: the oldest
+    entries go first (a miss falls back to the database).
+    """
+
+    def __init__(self, capacity: int = 100_000):
+        self._values: dict[int, tuple[datetime, float]] = {}
+        self._capacity = capacity
+
+    def note(self, transaction: int, ts: datetime, wh: float) -> None:
+        """Remember a reading unless a newer one is known."""
+        known = self._values.get(transaction)
+        if known is not None and known[0] > ts:
+            return
+        self._values[transaction] = (ts, wh)
+        if len(self._values) > self._capacity:
+            del self._values[next(iter(self._values))]
+
+    def pop(self, transaction: int) -> float | None:
+        """The latest reading of a transaction, forgotten (it is closing)."""
+        known = self._values.pop(transaction, None)
+        return None if known is None else known[1]
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+async def last_register(ctx: CallContext, transaction: int, docs: list[dict]) -> float | None:
+    """The newest energy register of a closing transaction: ``docs`` (its transactionData),
+    then memory, then the database (after a restart)."""
+    services = ctx.services
+    remembered = services.registers.pop(transaction)
+    in_docs = latest(docs, ENERGY_REGISTER)
+    if in_docs is not None:
+        return in_docs[1]
+    if remembered is not None:
+        return remembered
+    return await services.meter_values.last_energy_register(transaction)
+
+
 def latest(docs: list[dict[str, Any]], measurand: str) -> tuple[datetime, float] | None:
     """The newest whole-meter value of ``measurand`` among ``docs``."""
     best = None
@@ -92,13 +135,16 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
     transaction = payload.get("transactionId")
     docs = sample_documents(payload["meterValue"], ctx.charger_id, connector, transaction)
     services.meter_values.add(docs)
+    energy = latest(docs, ENERGY_REGISTER)
+    if transaction is not None and energy is not None:
+        services.registers.note(transaction, *energy)
     services.chargers.touch(
         ctx.charger_id,
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
     if transaction is not None:
         await _check_transaction(ctx, transaction)
-    energy = latest(docs, ENERGY_REGISTER)
+    await services.meter_values.writer.backpressure()
     power = latest(docs, POWER)
     services.bus.publish(
         "meter",

@@ -12,6 +12,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from csms.events import EventBus
+from csms.logfiles import FrameLog
+from csms.metering import LastRegisters
 from models.anomalies import AnomalyRepo
 from models.batch import BatchInserter, StateUpdater
 from models.chargers import ChargerRepo
@@ -56,6 +58,8 @@ class Services:
     counters: Counters
     users: UserRepo
     tokens: TokenRepo
+    registers: LastRegisters = field(default_factory=LastRegisters)
+    frame_log: FrameLog | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 

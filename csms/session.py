@@ -20,7 +20,6 @@ from ocppj.rpc import OutgoingCalls
 from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.session")
-frame_log = logging.getLogger("ocpp.frames")
 
 
 class ChargerSession:
@@ -66,7 +65,8 @@ class ChargerSession:
 
     def _log(self, direction: str, text: str, action: str | None, unique_id: str | None) -> None:
         self.services.messages.append(self.charger_id, direction, text, utcnow(), action, unique_id)
-        frame_log.info("%s %s %s", self.charger_id, direction, text)
+        if self.services.frame_log is not None:
+            self.services.frame_log.write(self.charger_id, direction, text)
 
     async def on_text(self, text: str) -> None:
         """Handle one text frame from the charger."""
@@ -97,6 +97,7 @@ class ChargerSession:
         reply = await self.answer(call)
         self._last_call_id, self._last_reply = call.unique_id, reply
         await self.send_logged(reply, call.action, call.unique_id)
+        await self.services.messages.writer.backpressure()
 
     async def answer(self, call: frames.Call) -> str:
         """The reply frame to an incoming CALL: a CALLRESULT or a CALLERROR, never a raise."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from csms.authorization import id_tag_info
 from csms.context import CallContext
-from csms.metering import sample_documents
+from csms.metering import last_register, sample_documents
 from models.rfid import tag_key
 from ocppj.timeutil import parse_datetime
 
@@ -79,8 +79,7 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     when there is one, and the record says so.
     """
     services = ctx.services
-    await services.meter_values.flush()
-    register = await services.meter_values.last_energy_register(previous["_id"])
+    register = await last_register(ctx, previous["_id"], [])
     energy = None
     if register is not None:
         energy = max(0.0, register - previous["meter_start"])
@@ -116,8 +115,7 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
         payload.get("transactionData", []), ctx.charger_id, tx["connector"], tx_id
     )
     services.meter_values.add(samples)
-    await services.meter_values.flush()
-    register = await services.meter_values.last_energy_register(tx_id)
+    register = await last_register(ctx, tx_id, samples)
     energy = meter_stop - tx["meter_start"]
     anomalies = []
     if energy < 0:

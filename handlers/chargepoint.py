@@ -127,7 +127,9 @@ class ChargePointHandler(WebSocketHandler):
     async def _write(self, text: str) -> None:
         """Send a frame; a peer that does not read it within SEND_TIMEOUT is dropped."""
         try:
-            await asyncio.wait_for(self.write_message(text), SEND_TIMEOUT)
+            sent = self.write_message(text)
+            if not sent.done():  # usually the kernel took it at once; else bound the wait
+                await asyncio.wait_for(sent, SEND_TIMEOUT)
         except WebSocketClosedError:
             log.info("%s: closed before a frame could be sent", self.charger_id)
         except TimeoutError:

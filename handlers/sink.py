@@ -11,7 +11,6 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ocppj import frames
 
 log = logging.getLogger("csms.sink")
-frame_log = logging.getLogger("ocpp.frames")
 
 SINK_PATHS = ("/ws/sink", "/ws/sink/")
 
@@ -25,7 +24,9 @@ class SinkHandler(WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         """Answer ``[2, id, action, ...]`` with ``[3, id, {}]``; ignore everything else."""
-        frame_log.info("sink in %s", message if isinstance(message, str) else repr(message))
+        frame_log = self.settings["services"].frame_log
+        if frame_log is not None:
+            frame_log.write("sink", "in", message if isinstance(message, str) else repr(message))
         try:
             frame = orjson.loads(message)
         except orjson.JSONDecodeError:

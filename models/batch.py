@@ -2,8 +2,9 @@
 
 Documents are buffered in memory and written every ``interval`` seconds (or
 sooner when a batch fills), and on shutdown. A failed write keeps its
-documents and is retried on the next tick, so a database hiccup loses nothing
-short of the buffer cap.
+documents and is retried on the next tick, so a database hiccup loses nothing.
+When the database falls behind, ``backpressure()`` makes the producer wait for
+a flush instead of letting the buffer grow without bound.
 """
 
 from __future__ import annotations
@@ -106,21 +107,22 @@ class BatchInserter(_Flusher):
         *,
         interval: float = 0.1,
         max_batch: int = 1000,
-        max_buffer: int = 500_000,
+        high_water: int = 20_000,
     ):
         super().__init__(f"insert:{collection.name}", interval, max_batch)
         self._coll = collection
         self._buffer: list[dict[str, Any]] = []
-        self._max_buffer = max_buffer
-        self.dropped = 0
+        self.high_water = high_water
 
     def add(self, doc: dict[str, Any]) -> None:
         """Queue one document."""
         self._buffer.append(doc)
         self._note_added(len(self._buffer))
-        if len(self._buffer) > self._max_buffer:
-            del self._buffer[0]
-            self.dropped += 1
+
+    async def backpressure(self) -> None:
+        """Wait for a flush when more than ``high_water`` documents are waiting."""
+        if len(self._buffer) >= self.high_water:
+            await self.flush()
 
     def extend(self, docs: list[dict[str, Any]]) -> None:
         """Queue several documents."""

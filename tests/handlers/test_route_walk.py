@@ -41,11 +41,8 @@ def sample_path(pattern: str) -> str:
 
 def implemented(handler: type) -> list[str]:
     """The HTTP methods a handler class defines itself."""
-    return [
-        method
-        for method in METHODS
-        if getattr(handler, method.lower()) is not getattr(tornado.web.RequestHandler, method.lower())
-    ]
+    base = tornado.web.RequestHandler
+    return [m for m in METHODS if getattr(handler, m.lower()) is not getattr(base, m.lower())]
 
 
 def is_static(handler: type) -> bool:

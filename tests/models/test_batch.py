@@ -37,3 +37,15 @@ async def test_stop_flushes_what_is_left(db):
     writer.add({"_id": "last"})
     await writer.stop()
     assert await db.things.find_one({"_id": "last"}) == {"_id": "last"}
+
+
+@pytest.mark.gen_test
+async def test_backpressure_waits_for_a_flush_above_high_water(db):
+    writer = BatchInserter(db.things, interval=60, high_water=3)
+    writer.add({"_id": 1})
+    writer.add({"_id": 2})
+    await writer.backpressure()
+    assert await db.things.count_documents({}) == 0  # below the mark: nothing waits
+    writer.add({"_id": 3})
+    await writer.backpressure()
+    assert await db.things.count_documents({}) == 3
