@@ -1,4 +1,9 @@
-"""``GET /healthz``: liveness for load balancers and scripts (no data, no login)."""
+"""``GET /healthz``: liveness for load balancers and scripts (no login).
+
+Also reports how far behind the batched writes are (``flush_lag_ms``: the age of
+the oldest buffered document at its last write, worst writer), which the
+benchmark reads.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,15 @@ import tornado.web
 
 
 class HealthHandler(tornado.web.RequestHandler):
-    """Answers ``{"status": "ok"}`` while the process serves requests."""
+    """Answers ``{"status": "ok", "flush_lag_ms": ..., "flush_lag_max_ms": ...}``."""
 
     def get(self) -> None:
-        """Report that the server is up."""
-        self.write({"status": "ok"})
+        """Report that the server is up, and the write lag."""
+        writers = self.settings["services"].writers
+        self.write(
+            {
+                "status": "ok",
+                "flush_lag_ms": round(max(w.last_lag for w in writers) * 1000, 1),
+                "flush_lag_max_ms": round(max(w.max_lag for w in writers) * 1000, 1),
+            }
+        )
