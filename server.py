@@ -92,7 +92,9 @@ class Server:
         settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)
         self.services = Services.build(db, settings)
         self.services.frame_log = FrameLog(self.data_dir / "logs" / "ocpp-frames.log")
-        self.registry = ConnectionRegistry(self.services.schemas)
+        self.registry = ConnectionRegistry(
+            self.services.schemas, self.services.commands, default_timeout=settings.call_timeout
+        )
         await self.services.chargers.mark_all_offline()
         self.services.start()
         await ensure_admin(self.services, args.admin_password)

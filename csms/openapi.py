@@ -240,6 +240,11 @@ _CID = _path_param("cid", "charger id")
 _TAG = _path_param("tag", "RFID tag, case-insensitive")
 
 
+def _outcome(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": _ref("ActionOutcome")}}}  # fmt: skip
+
+
 def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     tx_params = [_CHARGER_FILTER, *_TIME_RANGE]
     return {
@@ -260,7 +265,10 @@ def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
             "summary": "Send the charger an operation and wait (bounded) for its answer",
             "requestBody": _body(action_request_schema(action_schemas)),
             "responses": {**_ok(_ref("ActionOutcome"), "The outcome, whatever the charger said"),
-                          **_errors("400", "401", "403", "404", "415")},
+                          **_errors("400", "401", "403", "404", "415"),
+                          "409": _outcome("The charger is not connected (or dropped the link "
+                                          "while we waited)"),
+                          "504": _outcome("No reply in time; the command id is stored")},
         }},
         "/ocpp/api/transactions/": {"get": {
             "operationId": "listTransactions", "tags": ["sessions"],

@@ -12,8 +12,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from models.commands import CommandRepo, new_command
 from ocppj import errors, frames
 from ocppj.rpc import ConnectionLost
+from ocppj.timeutil import utcnow
 from ocppj.validation import SchemaStore
 
 log = logging.getLogger("csms.registry")
@@ -23,6 +25,8 @@ REJECTED = "rejected"
 ERROR = "error"
 TIMEOUT = "timeout"
 NOT_CONNECTED = "not_connected"
+DISCONNECTED = "disconnected"
+CANCELLED = "cancelled"
 
 
 class Connection(Protocol):
@@ -38,8 +42,12 @@ class Outcome:
     """The result of calling a charger.
 
     ``status`` is accepted / rejected (the charger answered with a status
-    other than Accepted) / error (CALLERROR, or an invalid reply) / timeout /
-    not_connected. ``payload`` is the charger's reply when there was one.
+    other than a positive one; ``description`` holds it) / error (CALLERROR,
+    or an invalid reply) / timeout / not_connected (nothing was sent) /
+    disconnected (sent, then the connection closed before the reply).
+    ``payload`` is the charger's CALLRESULT payload when there was one (also
+    an invalid one); ``details`` the CALLERROR details; ``request`` the
+    payload we sent; ``command_id`` the stored command (also the CALL's id).
     """
 
     status: str
@@ -47,23 +55,59 @@ class Outcome:
     error_code: str | None = None
     description: str = ""
     unique_id: str | None = None
+    command_id: str | None = None
+    request: dict[str, Any] = field(default_factory=dict)
+    sent: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """True when the charger accepted."""
         return self.status == ACCEPTED
 
+    @property
+    def answered(self) -> bool:
+        """True when the charger sent a valid CALLRESULT (accepted or rejected)."""
+        return self.status in (ACCEPTED, REJECTED)
 
-# Reply "status" values that mean the operation went ahead.
-_POSITIVE = {"Accepted", "Unlocked", "Scheduled", "AcceptedCanceled", None}
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (for the REST API and the admin page)."""
+        return {
+            "status": self.status,
+            "command_id": self.command_id,
+            "sent": self.sent,
+            "request": self.request,
+            "reply": self.payload or None,
+            "error_code": self.error_code,
+            "description": self.description,
+            "details": self.details or None,
+        }
+
+
+# Reply "status" values that mean the operation went ahead. RebootRequired
+# (ChangeConfiguration) means the value was stored and applies after a reboot.
+_POSITIVE = {"Accepted", "Unlocked", "Scheduled", "AcceptedCanceled", "RebootRequired", None}
 
 
 class ConnectionRegistry:
-    """charger id -> live connection."""
+    """charger id -> live connection; and ``call``, the one way to send a charger a CALL.
 
-    def __init__(self, schemas: SchemaStore):
+    ``commands`` (optional) stores every call and its outcome; without it
+    nothing is stored (unit tests of the connection table).
+    ``default_timeout`` applies when ``call`` gets no timeout.
+    """
+
+    def __init__(
+        self,
+        schemas: SchemaStore,
+        commands: CommandRepo | None = None,
+        *,
+        default_timeout: float = 30.0,
+    ):
         self._connections: dict[str, Connection] = {}
         self._schemas = schemas
+        self.commands = commands
+        self.default_timeout = default_timeout
         self._empty = asyncio.Event()
         self._empty.set()
 
@@ -112,32 +156,96 @@ class ConnectionRegistry:
         return True
 
     async def call(
-        self, charger_id: str, action: str, payload: dict[str, Any], timeout: float = 30.0
+        self,
+        charger_id: str,
+        action: str,
+        payload: dict[str, Any],
+        timeout: float | None = None,
+        **meta: Any,
     ) -> Outcome:
         """Send ``action`` to a charger and wait for its reply, as a typed outcome.
 
-        The payload is validated against the request schema before sending
-        (an invalid one raises OcppError); the reply against the response schema.
+        The payload is validated against the request schema first: an invalid
+        one raises OcppError and nothing is sent or stored. The reply is
+        validated against the response schema (an invalid one is an ``error``
+        outcome). The command is stored before the frame leaves and finished
+        with the outcome; ``meta`` adds fields to it (``name``,
+        ``requested_by``, ...). Calls to one charger queue (OCPP_RULES 6);
+        the timeout covers the wait in the queue too.
         """
         self._schemas.validate(action, payload)
-        connection = self._connections.get(charger_id)
-        if connection is None:
-            return Outcome(NOT_CONNECTED, description=f"{charger_id} is not connected")
-        unique_id = frames.new_id()
+        timeout = self.default_timeout if timeout is None else timeout
+        command_id = frames.new_id()
+        doc = new_command(command_id, charger_id, action, payload, utcnow(), **meta)
+        if self._session(charger_id) is None:
+            outcome = Outcome(NOT_CONNECTED, description=f"{charger_id} is not connected")
+            return await self._finish(doc, outcome, store_new=True)
+        if self.commands is not None:
+            await self.commands.insert(doc)
+        session = self._session(charger_id)  # again: it may have gone while we stored
+        if session is None:
+            outcome = Outcome(NOT_CONNECTED, description=f"{charger_id} disconnected")
+            return await self._finish(doc, outcome)
+
+        def sent() -> None:
+            doc["sent_ts"] = utcnow()
+
         try:
-            reply = await connection.session.outgoing.call(action, payload, timeout, unique_id)
+            reply = await session.outgoing.call(action, payload, timeout, command_id, on_sent=sent)
         except TimeoutError:
-            return Outcome(TIMEOUT, description=f"no reply in {timeout:g} s", unique_id=unique_id)
+            why = f"no reply in {timeout:g} s"
+            if doc["sent_ts"] is None:
+                why = f"not sent: the charger was busy with another call for {timeout:g} s"
+            outcome = Outcome(TIMEOUT, description=why)
         except ConnectionLost:
-            return Outcome(NOT_CONNECTED, description="connection closed", unique_id=unique_id)
+            if doc["sent_ts"] is None:
+                outcome = Outcome(NOT_CONNECTED, description="connection closed")
+            else:
+                outcome = Outcome(DISCONNECTED, description="connection closed before the reply")
+        except asyncio.CancelledError:
+            await self._finish(doc, Outcome(CANCELLED, description="caller gave up"))
+            raise
+        else:
+            outcome = self._judge(action, reply)
+        return await self._finish(doc, outcome)
+
+    def _session(self, charger_id: str) -> Any:
+        connection = self._connections.get(charger_id)
+        return None if connection is None else getattr(connection, "session", None)
+
+    def _judge(self, action: str, reply: frames.CallResult | frames.CallError) -> Outcome:
         if isinstance(reply, frames.CallError):
-            return Outcome(ERROR, reply.details, reply.code, reply.description, unique_id)
+            return Outcome(ERROR, {}, reply.code, reply.description, details=reply.details)
         try:
             self._schemas.validate(action + "Response", reply.payload)
         except errors.OcppError as exc:
             why = f"invalid reply: {exc.description}"
-            return Outcome(ERROR, reply.payload, exc.code, why, unique_id)
+            return Outcome(ERROR, reply.payload, exc.code, why)
         status = reply.payload.get("status")
         if status in _POSITIVE:
-            return Outcome(ACCEPTED, reply.payload, unique_id=unique_id)
-        return Outcome(REJECTED, reply.payload, description=str(status), unique_id=unique_id)
+            return Outcome(ACCEPTED, reply.payload)
+        return Outcome(REJECTED, reply.payload, description=str(status))
+
+    async def _finish(self, doc: dict[str, Any], outcome: Outcome, store_new=False) -> Outcome:
+        outcome.command_id = outcome.unique_id = doc["_id"]
+        outcome.request = doc["payload"]
+        outcome.sent = doc["sent_ts"] is not None
+        result = {
+            "status": outcome.status,
+            "sent_ts": doc["sent_ts"],
+            "reply": outcome.payload or None,
+            "charger_status": outcome.payload.get("status") if outcome.answered else None,
+            "error_code": outcome.error_code,
+            "description": outcome.description,
+            "error_details": outcome.details or None,
+            "finished_ts": utcnow(),
+        }
+        if outcome.status not in (ACCEPTED, REJECTED):
+            log.info("%s: %s %s %s", doc["charger"], doc["action"], outcome.status, doc["_id"])
+        if self.commands is None:
+            return outcome
+        if store_new:
+            await self.commands.insert(doc | result)
+        else:
+            await self.commands.update(doc["_id"], result)
+        return outcome

@@ -17,9 +17,13 @@ from csms.metering import LastRegisters
 from models.anomalies import AnomalyRepo
 from models.batch import BatchInserter, StateUpdater
 from models.chargers import ChargerRepo
+from models.charging_profiles import ChargingProfileRepo
+from models.commands import CommandRepo
 from models.counters import Counters
+from models.local_list import LocalListRepo
 from models.messages import MessageLog
 from models.meter_values import MeterValueRepo
+from models.reservations import ReservationRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
 from models.transactions import TransactionRepo
@@ -58,6 +62,10 @@ class Services:
     counters: Counters
     users: UserRepo
     tokens: TokenRepo
+    commands: CommandRepo
+    reservations: ReservationRepo
+    charging_profiles: ChargingProfileRepo
+    local_lists: LocalListRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -93,6 +101,10 @@ class Services:
             counters=counters,
             users=UserRepo(db),
             tokens=TokenRepo(db),
+            commands=CommandRepo(db),
+            reservations=ReservationRepo(db, counters),
+            charging_profiles=ChargingProfileRepo(db),
+            local_lists=LocalListRepo(db),
         )
 
     @property

@@ -85,8 +85,10 @@ class ChargerSession:
             self._log(IN, text, None, None)
             log.warning("%s: ignored message type %r", self.charger_id, frame.message_type)
         else:
-            self._log(IN, text, None, frame.unique_id)
-            if not self.outgoing.resolve(frame):
+            outgoing = self.outgoing
+            action = outgoing.pending_action if outgoing.pending_id == frame.unique_id else None
+            self._log(IN, text, action, frame.unique_id)
+            if not outgoing.resolve(frame):
                 log.warning("%s: reply %s matches no call", self.charger_id, frame.unique_id)
 
     async def _on_call(self, call: frames.Call) -> None:

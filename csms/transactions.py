@@ -57,6 +57,8 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     }
     stored = await repo.insert_started(doc)
     ctx.state.transactions_seen[stored["_id"]] = True
+    if doc["reservation_id"] is not None and stored is doc:
+        await _use_reservation(ctx, doc["reservation_id"], stored["_id"])
     services.bus.publish(
         "transaction_started",
         ctx.charger_id,
@@ -66,6 +68,18 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         status=stored["id_tag_info"]["status"],
     )
     return _start_reply(stored)
+
+
+async def _use_reservation(ctx: CallContext, reservation_id: int, tx_id: int) -> None:
+    """A start that names a reservation of this charger ends that reservation."""
+    repo = ctx.services.reservations
+    reservation = await repo.get(reservation_id)
+    if reservation is None or reservation.get("charger") != ctx.charger_id:
+        await ctx.services.anomalies.record(
+            ctx.charger_id, "start_unknown_reservation", ctx.now, reservation=reservation_id
+        )
+        return
+    await repo.set_status(reservation_id, "used", ctx.now, transaction_id=tx_id)
 
 
 def _start_reply(doc: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +128,8 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
     samples = sample_documents(
         payload.get("transactionData", []), ctx.charger_id, tx["connector"], tx_id
     )
-    services.meter_values.add(samples)
+    # transactionData is stored before the stop is acknowledged, like the stop itself.
+    await services.meter_values.insert_now(samples)
     register = await last_register(ctx, tx_id, samples)
     energy = meter_stop - tx["meter_start"]
     anomalies = []
@@ -170,7 +185,7 @@ async def _record_orphan_stop(ctx: CallContext, payload: dict[str, Any], stop_ts
             "updated": ctx.now,
         }
     )
-    services.meter_values.add(
+    await services.meter_values.insert_now(
         sample_documents(payload.get("transactionData", []), ctx.charger_id, None, record["_id"])
     )
     await services.anomalies.record(

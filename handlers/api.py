@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from csms import remote
 from csms.openapi import build_openapi
 from handlers.api_data import MeterValuesHandler, TransactionCsvHandler, TransactionsHandler
 from handlers.api_params import query_int
@@ -80,17 +81,44 @@ class ChargerHandler(ChargerAPIHandler):
         self.write_json(body)
 
 
+class ChargerActionHandler(APIHandler):
+    """``POST /ocpp/chargers/<cid>/action/``: ``{"action": name, ...parameters}``.
+
+    Bad parameters are 400 naming the field before anything is sent; a charger
+    that is not connected (or drops the link while we wait) is 409; no reply in
+    time is 504 with the stored command id; any answer of the charger is 200
+    with the outcome (accepted, rejected, error).
+    """
+
+    async def post(self, cid: str) -> None:
+        """Run the operation and report its outcome."""
+        body = self.json_body()
+        if await self.services.chargers.get(cid) is None:
+            raise ApiError(404, "not_found", f"no charger {cid!r}")
+        try:
+            outcome = await remote.perform(
+                self.services, self.registry, cid, body.get("action"), body,
+                timeout=self.web.action_timeout, requested_by=self.current_user["username"],
+            )  # fmt: skip
+        except remote.Refused as exc:
+            detail = {"field": exc.field, "message": exc.message, "id_tag_info": exc.info}
+            raise ApiError(400, "refused", detail) from None
+        except remote.ParameterError as exc:
+            detail = {"field": exc.field, "message": exc.message}
+            raise ApiError(400, "invalid_field", detail) from None
+        status = _OUTCOME_STATUS.get(outcome.status, 200)
+        self.write_json(outcome.as_dict(), status)
+
+
+_OUTCOME_STATUS = {"not_connected": 409, "disconnected": 409, "timeout": 504}
+
+
 class OpenAPIHandler(APIHandler):
     """``GET /ocpp/api/openapi.json``: the OpenAPI 3.1 document of this API."""
 
     def action_schemas(self) -> dict[str, dict[str, Any]] | None:
-        """The parameter schema of each remote operation, by name, for the action endpoint.
-
-        Hook for the remote-operations wiring: return
-        ``{name: op["parameters"] for name, op in csms.remote.describe_operations().items()}``.
-        None documents a generic ``{"action": string, ...}`` body.
-        """
-        return None
+        """The parameter schema of each remote operation, by name, for the action endpoint."""
+        return {name: op["parameters"] for name, op in remote.describe_operations().items()}
 
     def get(self) -> None:
         """The document, with the public URL as its server."""
@@ -103,6 +131,7 @@ _TAG = r"(?P<tag>[^/]+)"
 ROUTES: list = [
     (r"/ocpp/chargers/", ChargersHandler),
     (rf"/ocpp/chargers/{_CID}/", ChargerHandler),
+    (rf"/ocpp/chargers/{_CID}/action/", ChargerActionHandler),
     (r"/ocpp/api/transactions/", TransactionsHandler),
     (r"/ocpp/api/transactions\.csv", TransactionCsvHandler),
     (r"/ocpp/api/meter-values/", MeterValuesHandler),

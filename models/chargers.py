@@ -97,8 +97,10 @@ class ChargerRepo:
         """Delete a charger and everything recorded for it; return the counts per collection."""
         db = self._coll.database
         counts = {"chargers": (await self._coll.delete_one({"_id": charger_id})).deleted_count}
-        for name in ("transactions", "messages", "commands", "anomalies", "security_events"):
+        for name in ("transactions", "messages", "commands", "anomalies", "security_events",
+                     "reservations", "charging_profiles"):  # fmt: skip
             counts[name] = (await db[name].delete_many({"charger": charger_id})).deleted_count
+        counts["local_lists"] = (await db.local_lists.delete_one({"_id": charger_id})).deleted_count
         result = await db.meter_values.delete_many({"meta.charger": charger_id})
         counts["meter_values"] = result.deleted_count
         return counts

@@ -28,6 +28,11 @@ class MeterValueRepo:
         """Queue sampled-value documents for the next batch."""
         self.writer.extend(docs)
 
+    async def insert_now(self, docs: list[dict[str, Any]]) -> None:
+        """Write these documents at once, bypassing the batch (data a reply vouches for)."""
+        if docs:
+            await self._coll.insert_many(docs, ordered=False)
+
     async def flush(self) -> None:
         """Write everything queued so far."""
         await self.writer.flush()

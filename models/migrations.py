@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models import charging_profiles, reservations
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
 log = logging.getLogger("csms.migrations")
@@ -65,6 +66,9 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "reservations": reservations.INDEXES,
+    "charging_profiles": charging_profiles.INDEXES,
+    "local_lists": [],
     "rfid_tags": [],
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],

@@ -77,8 +77,10 @@ def services(io_loop, db, settings, schemas):
 
 @pytest.fixture
 def registry(services):
-    """The live-connection registry."""
-    return ConnectionRegistry(services.schemas)
+    """The live-connection registry, storing commands."""
+    return ConnectionRegistry(
+        services.schemas, services.commands, default_timeout=services.settings.call_timeout
+    )
 
 
 @pytest.fixture

@@ -1,0 +1,106 @@
+"""The ``commands`` collection: every CALL we sent (or tried to send) a charger.
+
+One document per call, ``_id`` = the OCPP message id of the CALL, so the
+command links to its frames in the ``messages`` log (``unique_id`` there).
+It is inserted with status ``pending`` before the frame leaves and finished
+with the outcome:
+
+``charger, action, name (snake_case operation or None), payload, unique_id,
+ts (requested), sent_ts, status (pending / accepted / rejected / error /
+timeout / not_connected / disconnected / cancelled), reply (the CALLRESULT
+payload, kept even when invalid), charger_status (reply.status), error_code,
+description, error_details (of a CALLERROR), finished_ts`` plus what the
+caller adds (``requested_by``, ``reservation_id``, ...) and, for firmware,
+diagnostics and log requests, ``notifications`` / ``progress`` (the status
+notifications that followed).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+PENDING = "pending"
+
+
+def new_command(
+    command_id: str,
+    charger: str,
+    action: str,
+    payload: dict[str, Any],
+    ts: datetime,
+    **meta: Any,
+) -> dict[str, Any]:
+    """The document of a command about to be sent."""
+    return {
+        "_id": command_id,
+        "charger": charger,
+        "action": action,
+        "name": meta.pop("name", None),
+        "payload": payload,
+        "unique_id": command_id,
+        "ts": ts,
+        "sent_ts": None,
+        "status": PENDING,
+        "reply": None,
+        "charger_status": None,
+        "error_code": None,
+        "description": "",
+        "finished_ts": None,
+        **meta,
+    }
+
+
+class CommandRepo:
+    """Stores commands and their outcomes (a few writes per operator action: never batched)."""
+
+    def __init__(self, db: AsyncDatabase):
+        self._coll = db.commands
+        self._messages = db.messages
+
+    async def insert(self, doc: dict[str, Any]) -> None:
+        """Store a new command document."""
+        await self._coll.insert_one(doc)
+
+    async def update(self, command_id: str, fields: dict[str, Any]) -> bool:
+        """Set fields of a command; False when it does not exist."""
+        result = await self._coll.update_one({"_id": command_id}, {"$set": fields})
+        return result.matched_count == 1
+
+    async def add_notification(
+        self, command_id: str, entry: dict[str, Any], fields: dict[str, Any] | None = None
+    ) -> bool:
+        """Append a status notification that followed the command (firmware, diagnostics, log)."""
+        update: dict[str, Any] = {"$push": {"notifications": entry}}
+        if fields:
+            update["$set"] = fields
+        result = await self._coll.update_one({"_id": command_id}, update)
+        return result.matched_count == 1
+
+    async def get(self, command_id: str) -> dict[str, Any] | None:
+        """One command, or None."""
+        return await self._coll.find_one({"_id": command_id})
+
+    async def recent(self, charger: str, limit: int = 50, skip: int = 0) -> list[dict[str, Any]]:
+        """A charger's newest commands first (index ``charger_ts``)."""
+        cursor = self._coll.find({"charger": charger}).sort("ts", DESCENDING)
+        return await cursor.skip(skip).limit(limit).to_list()
+
+    async def frames(self, command: dict[str, Any], slack: float = 60.0) -> list[dict[str, Any]]:
+        """The message-log entries of a command (its CALL and the reply), oldest first.
+
+        Served by the ``messages`` index ``charger_ts``: the window is the
+        command's lifetime plus ``slack`` seconds (for a late reply). The log
+        is written in batches, so flush its writer first for the latest frames.
+        """
+        end = (command.get("finished_ts") or command["ts"]) + timedelta(seconds=slack)
+        query = {
+            "charger": command["charger"],
+            "ts": {"$gte": command["ts"], "$lte": end},
+            "unique_id": command["_id"],
+        }
+        cursor = self._messages.find(query).sort([("ts", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.to_list()
