@@ -86,7 +86,8 @@ class Server:
         uri = args.mongodb_uri
         if uri is None:
             self.embedded = EmbeddedDatabase(self.data_dir)
-            uri = await asyncio.to_thread(self.embedded.start)
+            # On this thread: the child exits with it (nothing else runs yet; ~0.6 s).
+            uri = self.embedded.start()
         self.client, db = await connect(uri)
         await migrate(db)
         settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)

@@ -8,6 +8,7 @@ it runs, its URI is in ``<data_dir>/mongodb.uri`` so scripts can find it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -46,13 +47,29 @@ def find_executable() -> str:
 
 
 def read_uri(data_dir: str | Path) -> str | None:
-    """The URI of the embedded server a running CSMS started with this data dir."""
+    """The URI of the embedded server a running CSMS started with this data dir.
+
+    None when there is none, or when the file is stale (left by a killed server:
+    nothing listens there any more).
+    """
     path = Path(data_dir) / URI_FILE
-    return path.read_text().strip() if path.exists() else None
+    if not path.exists():
+        return None
+    uri = path.read_text().strip()
+    host, _, port = uri.split("//", 1)[-1].split("/", 1)[0].rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), 1.0):
+            return uri
+    except (OSError, ValueError):
+        return None
 
 
 class EmbeddedDatabase:
-    """Start and stop one SecantusDB child process."""
+    """Start and stop one SecantusDB child process.
+
+    Call ``start`` from a thread that lives as long as the database should (the
+    main thread): the child is told to exit when that thread dies.
+    """
 
     def __init__(self, data_dir: str | Path, host: str = "127.0.0.1", write_uri_file=True):
         self.data_dir = Path(data_dir)
@@ -66,15 +83,22 @@ class EmbeddedDatabase:
         """Where the URI is published while the server runs."""
         return self.data_dir / URI_FILE
 
-    def start(self, timeout: float = 20.0, attempts: int = 3) -> str:
-        """Start the server and wait until it accepts connections; return its URI."""
+    def start(self, timeout: float = 20.0, attempts: int = 3, lock_wait: float = 15.0) -> str:
+        """Start the server and wait until it accepts connections; return its URI.
+
+        A data directory still locked by a database that is shutting down (its
+        server was killed a moment ago) is retried for up to ``lock_wait`` seconds.
+        """
         executable = find_executable()
         storage = self.data_dir / "db"
         logs = self.data_dir / "logs"
         storage.mkdir(parents=True, exist_ok=True)
         logs.mkdir(parents=True, exist_ok=True)
         last_error = ""
-        for _ in range(attempts):  # the free port may be taken before the child binds it
+        lock_deadline = time.monotonic() + lock_wait
+        tries = 0
+        while tries < attempts:  # the free port may be taken before the child binds it
+            tries += 1
             port = free_port(self.host)
             log_path = logs / "secantusd.log"
             with open(log_path, "ab") as log_file:
@@ -82,7 +106,7 @@ class EmbeddedDatabase:
                     [executable, "--host", self.host, "--port", str(port),
                      "--storage-path", str(storage), "--log-level", "WARNING"],
                     stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    start_new_session=True,
+                    start_new_session=True, preexec_fn=_die_with_parent,
                 )  # fmt: skip
             if self._wait_ready(port, timeout):
                 self.uri = f"mongodb://{self.host}:{port}/?directConnection=true"
@@ -91,6 +115,11 @@ class EmbeddedDatabase:
                 return self.uri
             last_error = _tail(log_path)
             self.stop()
+            if "busy" in last_error.lower() and time.monotonic() < lock_deadline:
+                tries -= 1  # locked, not failed: wait for the other process to let go
+                time.sleep(0.5)
+        if "busy" in last_error.lower():
+            last_error += f" (is another server using {storage}?)"
         raise EmbeddedDatabaseError(f"embedded database did not start: {last_error}")
 
     def _wait_ready(self, port: int, timeout: float) -> bool:
@@ -118,6 +147,19 @@ class EmbeddedDatabase:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the thread that started us dies (even by SIGKILL), so
+    a killed server never leaves its database running and holding the data directory."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the stop() path still applies
+        pass
+
+
+PR_SET_PDEATHSIG = 1
 
 
 def _tail(path: Path) -> str:
