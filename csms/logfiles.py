@@ -8,6 +8,7 @@ builds the line and does the file I/O. Everything else goes through
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
 import queue
@@ -52,34 +53,76 @@ def start_logging(
 
 
 class FrameLog:
-    """Every OCPP frame in and out, one line each, in a rotating file written by a thread."""
+    """Every OCPP frame in and out, one line each, in a rotating file.
 
-    def __init__(self, path: str | Path, max_bytes: int = 50 * 1024 * 1024, backups: int = 10):
-        self._handler = logging.handlers.RotatingFileHandler(
-            path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
-        )
-        self._handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    The event loop appends ``(time, charger, direction, text)`` to a list; every
+    ``interval`` seconds the list is handed to a writer thread in one piece, so
+    there is no per-frame wake-up or formatting on the loop. The thread formats
+    the lines, writes them in one call and rotates the file by size
+    (``ocpp-frames.log.1`` ... ``.N``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        max_bytes: int = 50 * 1024 * 1024,
+        backups: int = 10,
+        interval: float = 0.1,
+    ):
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self.interval = interval
+        self._pending: list[tuple[float, str, str, str]] = []
+        self._handoff_scheduled = False
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._size = self._file.tell()
         self._thread = threading.Thread(target=self._run, name="frame-log", daemon=True)
         self._thread.start()
 
     def write(self, charger: str, direction: str, text: str) -> None:
-        """Queue one frame (cheap: no formatting on the caller's thread)."""
-        self._queue.put((time.time(), charger, direction, text))
+        """Queue one frame; called on the event loop."""
+        self._pending.append((time.time(), charger, direction, text))
+        if not self._handoff_scheduled:
+            self._handoff_scheduled = True
+            asyncio.get_running_loop().call_later(self.interval, self._handoff)
+
+    def _handoff(self) -> None:
+        self._handoff_scheduled = False
+        batch, self._pending = self._pending, []
+        if batch:
+            self._queue.put(batch)
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            created, charger, direction, text = item
-            record = logging.LogRecord(
-                "ocpp.frames", logging.INFO, __file__, 0, "%s %s %s", (charger, direction, text),
-                None,
-            )  # fmt: skip
-            record.created = created
-            record.msecs = (created - int(created)) * 1000
-            self._handler.handle(record)
+        while (batch := self._queue.get()) is not None:
+            lines = []
+            for created, charger, direction, text in batch:
+                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
+                lines.append(
+                    f"{stamp},{int(created * 1000) % 1000:03d} {charger} {direction} {text}\n"
+                )
+            chunk = "".join(lines)
+            self._file.write(chunk)
+            self._file.flush()
+            self._size += len(chunk.encode("utf-8", "surrogatepass"))
+            if self._size >= self.max_bytes:
+                self._rotate()
+
+    def _rotate(self) -> None:
+        self._file.close()
+        for n in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
+        if self.backups > 0:
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+        self._file = open(self.path, "a", encoding="utf-8")
+        self._size = 0
 
     def close(self) -> None:
-        """Write what is queued and close the file."""
+        """Write what is queued and close the file (call on the loop's thread)."""
+        self._handoff()
         self._queue.put(None)
         self._thread.join(10)
-        self._handler.close()
+        self._file.close()
