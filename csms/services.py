@@ -40,6 +40,7 @@ class CsmsSettings:
     heartbeat_interval: int = 300
     call_timeout: float = 30.0
     flush_interval: float = 0.1
+    observed_flush_interval: float = 2.0
     message_log_max_per_charger: int = 10_000
     prune_interval: float = 600.0
 
@@ -87,7 +88,11 @@ class Services:
             settings=settings,
             schemas=schemas or SchemaStore(),
             bus=EventBus(),
-            chargers=ChargerRepo(db, StateUpdater(db.chargers, interval=every)),
+            chargers=ChargerRepo(
+                db,
+                StateUpdater(db.chargers, interval=every),
+                StateUpdater(db.chargers, interval=settings.observed_flush_interval),
+            ),
             transactions=TransactionRepo(db, counters),
             meter_values=MeterValueRepo(db, BatchInserter(db.meter_values, interval=every)),
             rfid=RfidRepo(db),
@@ -110,7 +115,9 @@ class Services:
     @property
     def writers(self) -> list:
         """Every batch writer, in the order they are flushed at shutdown."""
-        return [self.meter_values.writer, self.messages.writer, self.chargers.state]
+        chargers = self.chargers
+        observed = [chargers.observed] if chargers.observed is not chargers.state else []
+        return [self.meter_values.writer, self.messages.writer, chargers.state, *observed]
 
     def start(self) -> None:
         """Start the batch writers and the message-log pruning."""

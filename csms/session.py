@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 
 from csms.actions import CENTRAL_SYSTEM_ACTIONS, CHARGER_ACTIONS
 from csms.context import CallContext, ConnectionState
@@ -40,13 +41,14 @@ class ChargerSession:
         self.outgoing = OutgoingCalls(self.send_logged)
         self._last_call_id: str | None = None
         self._last_reply: str | None = None
+        self.connected_at: datetime | None = None
 
     async def open(self) -> dict:
         """Record the connection; create the charger document when the id is new.
 
         Returns the charger document.
         """
-        now = utcnow()
+        now = self.connected_at = utcnow()
         doc, created = await self.services.chargers.connect(self.charger_id, self.path, now)
         self.state.known = bool(doc.get("boot"))
         self.services.bus.publish("connected", self.charger_id, created=created)
@@ -55,7 +57,8 @@ class ChargerSession:
     async def closed(self) -> None:
         """The socket is gone: fail our pending call, mark the charger offline."""
         self.outgoing.close()
-        await self.services.chargers.disconnected(self.charger_id, utcnow())
+        if self.connected_at is not None:
+            await self.services.chargers.disconnected(self.charger_id, utcnow(), self.connected_at)
         self.services.bus.publish("disconnected", self.charger_id)
 
     async def send_logged(self, text: str, action: str | None = None, unique_id=None) -> None:

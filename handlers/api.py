@@ -49,7 +49,7 @@ class ChargersHandler(ChargerAPIHandler):
 
     async def get(self) -> None:
         """``{"total", "items": [charger, ...]}``, by id."""
-        await self.services.chargers.state.flush()
+        await self.services.chargers.flush()
         docs = await self.services.chargers.list()
         open_txs = await self.open_transactions([doc["_id"] for doc in docs])
         items = [self.view(doc, open_txs.get(doc["_id"], [])) for doc in docs]
@@ -64,7 +64,7 @@ class ChargerHandler(ChargerAPIHandler):
         limit = query_int(
             self, "log_limit", minimum=1, maximum=MAX_LOG_LIMIT, default=DEFAULT_LOG_LIMIT
         )
-        await self.services.chargers.state.flush()
+        await self.services.chargers.flush()
         doc = await self.services.chargers.get(cid)
         if doc is None:
             raise ApiError(404, "not_found", f"no charger {cid!r}")

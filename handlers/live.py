@@ -114,7 +114,7 @@ async def dashboard_state(services: Services, registry: ConnectionRegistry) -> l
 
     Buffered state and meter values are flushed first so the view is current.
     """
-    await services.chargers.state.flush()
+    await services.chargers.flush()
     await services.meter_values.flush()
     chargers = await services.chargers.list()
     limit = asyncio.Semaphore(CONCURRENT_READS)

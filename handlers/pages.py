@@ -76,7 +76,7 @@ class LandingHandler(PageHandler):
     async def get(self, cid: str) -> None:
         """Status, total energy and the recorded sessions of one charger (public)."""
         page = page_number(self)
-        await self.services.chargers.state.flush()  # show the newest connector statuses
+        await self.services.chargers.flush()  # show the newest connector statuses
         charger = await self.services.chargers.get(cid)
         if charger is None:
             raise tornado.web.HTTPError(404)

@@ -33,11 +33,27 @@ def new_charger(charger_id: str, now: datetime) -> dict[str, Any]:
 
 
 class ChargerRepo:
-    """Reads and writes charger documents; frequent state goes through a batched updater."""
+    """Reads and writes charger documents; frequent state goes through batched updaters.
 
-    def __init__(self, db: AsyncDatabase, state: StateUpdater):
+    ``state`` (fast, ~100 ms) carries what operators watch: connector statuses and
+    the connection flag. ``observed`` (slow, seconds) carries what only needs to be
+    roughly current in the database: last heartbeat, last seen, last meter values;
+    coalescing many of those into one write per charger is the point. Readers
+    that must be exact call ``flush()`` first.
+    """
+
+    def __init__(
+        self, db: AsyncDatabase, state: StateUpdater, observed: StateUpdater | None = None
+    ):
         self._coll = db.chargers
         self.state = state
+        self.observed = observed or state
+
+    async def flush(self) -> None:
+        """Write every queued charger update now."""
+        await self.state.flush()
+        if self.observed is not self.state:
+            await self.observed.flush()
 
     async def get(self, charger_id: str) -> dict[str, Any] | None:
         """The charger document, or None."""
@@ -58,9 +74,13 @@ class ChargerRepo:
             return await self.connect(charger_id, path, now)
         return doc, True
 
-    async def disconnected(self, charger_id: str, now: datetime) -> None:
-        """Mark the charger offline."""
-        self.state.set(charger_id, {"connected": False, "disconnected_at": now, "last_seen": now})
+    async def disconnected(self, charger_id: str, now: datetime, connected_at: datetime) -> None:
+        """Mark the charger offline, unless a newer connection has taken over meanwhile
+        (its ``connected_at`` differs): a replaced socket's close must not win."""
+        await self._coll.update_one(
+            {"_id": charger_id, "connected_at": connected_at},
+            {"$set": {"connected": False, "disconnected_at": now, "last_seen": now}},
+        )
 
     async def record_boot(self, charger_id: str, boot: dict[str, Any], now: datetime) -> None:
         """Store the boot information of an accepted BootNotification (written at once)."""
@@ -70,11 +90,11 @@ class ChargerRepo:
 
     def touch(self, charger_id: str, fields: dict[str, Any]) -> None:
         """Queue frequent fields (last_heartbeat, last_seen, last_meter_values ...)."""
-        self.state.set(charger_id, fields)
+        self.observed.set(charger_id, fields)
 
     def set_connector(self, charger_id: str, connector: int, status: dict[str, Any]) -> None:
         """Queue the status of one connector (0 is the charger as a whole)."""
-        self.state.set(charger_id, {f"connectors.{connector}": status, "last_seen": status["ts"]})
+        self.state.set(charger_id, {f"connectors.{connector}": status})
 
     async def update(self, charger_id: str, fields: dict[str, Any]) -> bool:
         """Change fields at once; False when the charger does not exist."""

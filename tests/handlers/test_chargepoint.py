@@ -201,3 +201,16 @@ async def test_auto_registration_creates_the_qr_code(ws_url, services, web_setti
         await asyncio.sleep(0.02)
     assert doc["qr"]["url"] == f"{web_settings.public_url}/ocpp/c/QR1/"
     assert doc["qr"]["svg"].lstrip().startswith("<")
+
+
+@pytest.mark.gen_test
+async def test_replaced_socket_does_not_mark_the_charger_offline(ws_url, services, db):
+    async with raw_charger(ws_url("/R1/")) as first:
+        await first.boot()
+        async with raw_charger(ws_url("/R1/")) as second:
+            await second.boot()
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.ws.recv(), 5)
+            await asyncio.sleep(0.2)  # the old socket's close has been recorded by now
+            await services.flush()
+            assert (await db.chargers.find_one({"_id": "R1"}))["connected"] is True
