@@ -15,7 +15,9 @@ class HealthHandler(tornado.web.RequestHandler):
 
     def get(self) -> None:
         """Report that the server is up, and the write lag."""
-        writers = self.settings["services"].writers
+        services = self.settings["services"]
+        # The writers that promise <= 100 ms; the slow "observed" charger fields wait by design.
+        writers = [services.meter_values.writer, services.messages.writer, services.chargers.state]
         self.write(
             {
                 "status": "ok",

@@ -5,9 +5,11 @@
 
 For each phase a fresh server is started (``server.py`` with a temporary data
 dir and the embedded database, unless ``--mongodb-uri``), pinned to one core
-with ``taskset`` (its embedded database child inherits the pin, so the whole
-server side shares that core); the load generator (``scripts/bench_load.py``,
-one asyncio process) runs pinned to another core. Phases:
+with ``taskset``; the load generator (``scripts/bench_load.py``, one asyncio
+process) runs pinned to another core. The embedded database child is moved to
+the load generator's core by default (``--db-cpu load``), as a production
+MongoDB runs elsewhere; ``--db-cpu server`` keeps it on the server's core.
+Phases:
 
 1. CSMS, open loop at ``--rate`` CALL/s: latency from the scheduled send time.
 2. CSMS, closed loop (``--rate 0`` alone runs only this): maximum throughput.
@@ -106,10 +108,13 @@ def plan_cpus(server_cpu: int) -> tuple[int | None, int | None]:
 class ServerProcess:
     """One server (the CSMS or the ceiling) in a temporary directory, stopped by its pid."""
 
-    def __init__(self, kind: str, args: argparse.Namespace, cpu: int | None):
+    def __init__(
+        self, kind: str, args: argparse.Namespace, cpu: int | None, db_cpu: int | None = None
+    ):
         self.kind = kind
         self.args = args
         self.cpu = cpu
+        self.db_cpu = db_cpu
         self.port = free_port()
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bench-{kind}-"))
         self.process: subprocess.Popen | None = None
@@ -149,6 +154,10 @@ class ServerProcess:
             with contextlib.suppress(OSError, ValueError):
                 if http_json(url).get("status") == "ok":
                     self.children = [(pid, start_time(pid)) for pid in descendants(self.pid)]
+                    if self.db_cpu is not None:
+                        for pid, _ in self.children:
+                            with contextlib.suppress(OSError):
+                                os.sched_setaffinity(pid, {self.db_cpu})
                     return
             time.sleep(0.1)
         raise BenchError(
@@ -242,10 +251,12 @@ def other_load(result: dict, cpus: tuple[int | None, int | None]) -> dict[str, f
     """Busy share of each benchmark core not spent in our processes (others, kernel, steal)."""
     busy = result["core_busy_pct"]
     server_cpu, load_cpu = cpus
+    db_core = "load_core" if result.get("db_on_load_core") else "server_core"
     ours = {
-        "server_core": (result["server_cpu_pct"] or 0.0) + (result["db_cpu_pct"] or 0.0),
+        "server_core": result["server_cpu_pct"] or 0.0,
         "load_core": result["loadgen_cpu_pct"] or 0.0,
     }
+    ours[db_core] += result["db_cpu_pct"] or 0.0
     found: dict[str, float | None] = {}
     for name, cpu in (("server_core", server_cpu), ("load_core", load_cpu)):
         found[name] = None if cpu is None else round(max(0.0, busy[str(cpu)] - ours[name]), 1)
@@ -254,10 +265,12 @@ def other_load(result: dict, cpus: tuple[int | None, int | None]) -> dict[str, f
 
 def run_phase(args, kind: str, rate: float, cpus: tuple[int | None, int | None]) -> dict:
     """Start a fresh server, load it, wait until it is idle, read its flush lag, stop it."""
-    server = ServerProcess(kind, args, cpus[0])
+    db_cpu = cpus[1] if args.db_cpu == "load" and kind != "ceiling" else None
+    server = ServerProcess(kind, args, cpus[0], db_cpu)
     try:
         server.start()
         result = run_load(args, server, rate, cpus[1])
+        result["db_on_load_core"] = db_cpu is not None
         result["other_load_pct"] = other_load(result, cpus)
         alive = [server.pid] + [pid for pid, _ in server.children if cpu_seconds(pid) is not None]
         result["drain_s"] = wait_idle(alive, result["window_end_monotonic"])
@@ -306,6 +319,7 @@ def run(args: argparse.Namespace) -> dict:
             "loadgen_cpu": cpus[1],
             "cpus": len(available_cpus()),
             "database": "external" if args.mongodb_uri else "embedded",
+            "db_cpu": None if args.mongodb_uri else args.db_cpu,
         },
         "sustained_calls_per_s": main["calls_per_s"],
         "errors": errors,
@@ -384,6 +398,7 @@ def format_table(report: dict) -> str:
         f"{config['chargers']:,} chargers, {config['duration_s']:g} s steady after "
         f"{config['warmup_s']:g} s warm-up; server on CPU {_cell(config['server_cpu'])}, "
         f"load on CPU {_cell(config['loadgen_cpu'])} of {config['cpus']}; "
+        f"database on the {config['db_cpu'] or 'external'} core; "
         f"{config['database']} database"
     ]
     for row in table:
@@ -442,6 +457,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds (3)")
     parser.add_argument("--server-cpu", type=int, default=0, help="pin the server; -1: no pin")
     parser.add_argument("--mongodb-uri", default=None, help="external database (else embedded)")
+    parser.add_argument(
+        "--db-cpu", choices=("load", "server"), default="load",
+        help="core of the embedded database: the load generator's (default) or the server's",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the ceiling phases")
     parser.add_argument("--call-timeout", type=float, default=30.0, help="seconds per CALL")
