@@ -11,6 +11,7 @@ import tornado.web
 from handlers.admin_base import AdminHandler
 from handlers.admin_chargers import ChargerDeleteHandler, ChargerEditHandler, ChargerListHandler
 from handlers.admin_data import MeterValuesHandler, SessionsHandler
+from handlers.admin_operations import ROUTES as OPERATION_ROUTES
 from handlers.admin_rfid import RfidDeleteHandler, RfidEditHandler, RfidListHandler
 from handlers.admin_simulators import (
     SimulatorDeleteHandler,
@@ -36,6 +37,7 @@ ROUTES = [
     (r"/ocpp/admin/chargers/", ChargerListHandler),
     (r"/ocpp/admin/chargers/([^/]+)/", ChargerEditHandler),
     (r"/ocpp/admin/chargers/([^/]+)/delete", ChargerDeleteHandler),
+    *OPERATION_ROUTES,
     (r"/ocpp/admin/rfid/", RfidListHandler),
     (r"/ocpp/admin/rfid/([^/]+)/", RfidEditHandler),
     (r"/ocpp/admin/rfid/([^/]+)/delete", RfidDeleteHandler),
