@@ -18,6 +18,8 @@ import signal
 import sys
 from pathlib import Path
 
+from csms.charger_auth import ChargerAuth, server_tls_context
+from csms.limits import ConnectionCap, LimitSettings
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
@@ -31,6 +33,12 @@ from models.migrations import migrate
 log = logging.getLogger("csms.server")
 
 EXIT_STARTUP = 2
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean from the environment: 1/true/yes/on (any case) is True."""
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -64,7 +72,80 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tile-url", default=env("CSMS_TILE_URL", WebSettings.tile_url))
     parser.add_argument("--cookie-secret", default=env("CSMS_COOKIE_SECRET") or None)
     parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
-    return parser.parse_args(argv)
+    add_security_args(parser)
+    args = parser.parse_args(argv)
+    if args.keyfile and not args.certfile:
+        parser.error("--keyfile needs --certfile")
+    if args.tls_port and not args.certfile:
+        parser.error("--tls-port needs --certfile")
+    return args
+
+
+def add_security_args(parser: argparse.ArgumentParser) -> None:
+    """Options of charger security (profiles 1-2, unknown chargers) and connection limits."""
+    env = os.environ.get
+    defaults = LimitSettings()
+    parser.add_argument(
+        "--certfile", default=env("CSMS_CERTFILE") or None,
+        help="TLS certificate chain (PEM): serve https/wss (security profile 2)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keyfile", default=env("CSMS_KEYFILE") or None,
+        help="private key of --certfile (PEM; default: inside the certfile)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tls-port", type=int, default=int(env("CSMS_TLS_PORT", "0")) or None,
+        help="serve TLS on this port and plain HTTP on --port (default: TLS on --port)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--allow-unknown-chargers", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_ALLOW_UNKNOWN_CHARGERS", True),
+        help="register unknown charger ids when they connect (else 404 and listed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--behind-proxy", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_BEHIND_PROXY", False),
+        help="trust X-Forwarded-For/X-Real-Ip/X-Forwarded-Proto (only behind your own proxy)",
+    )  # fmt: skip
+    limit = [
+        ("--max-connections", "CSMS_MAX_CONNECTIONS", int, defaults.max_connections,
+         "open charger connections before HTTP 503 (0: no cap)"),
+        ("--message-rate", "CSMS_MESSAGE_RATE", float, defaults.message_rate,
+         "frames/s per charger connection (0: no limit)"),
+        ("--message-burst", "CSMS_MESSAGE_BURST", int, defaults.message_burst,
+         "frames a connection may send at once above the rate"),
+        ("--rate-close-after", "CSMS_RATE_CLOSE_AFTER", int, defaults.rate_close_after,
+         "frames refused within 10 s before the connection is closed (1008; 0: never)"),
+        ("--auth-failures", "CSMS_AUTH_FAILURES", int, defaults.auth_failures,
+         "failed charger logins per IP per window before HTTP 429 (0: no limit)"),
+        ("--auth-failure-window", "CSMS_AUTH_FAILURE_WINDOW", float,
+         defaults.auth_failure_window, "seconds"),
+        ("--header-timeout", "CSMS_HEADER_TIMEOUT", float, defaults.header_timeout,
+         "seconds to receive a request's headers"),
+    ]  # fmt: skip
+    for flag, name, kind, default, text in limit:
+        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+    parser.add_argument(
+        "--idle-timeout", type=float,
+        default=float(env("CSMS_IDLE_TIMEOUT")) if env("CSMS_IDLE_TIMEOUT") else None,
+        help="close a charger silent this many seconds (default 3 x heartbeat + 60; 0: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--charger-origin", action="append",
+        default=[o.strip() for o in env("CSMS_CHARGER_ORIGINS", "").split(",") if o.strip()],
+        help="an Origin header value a charger may send (repeatable; browsers are refused)",
+    )  # fmt: skip
+
+
+def limit_settings(args: argparse.Namespace) -> LimitSettings:
+    """The connection limits from the options."""
+    return LimitSettings(
+        max_connections=args.max_connections, idle_timeout=args.idle_timeout,
+        message_rate=args.message_rate, message_burst=args.message_burst,
+        rate_close_after=args.rate_close_after, auth_failures=args.auth_failures,
+        auth_failure_window=args.auth_failure_window, header_timeout=args.header_timeout,
+        charger_origins=tuple(args.charger_origin),
+    )  # fmt: skip
 
 
 class Server:
@@ -79,10 +160,13 @@ class Server:
         self.registry: ConnectionRegistry | None = None
         self.simulators: SimulatorManager | None = None
         self.http = None
+        self.https = None
 
     async def start(self) -> None:
         """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
         args = self.args
+        # Before anything starts: a bad certificate is an OSError (exit code 2).
+        tls = server_tls_context(args.certfile, args.keyfile) if args.certfile else None
         uri = args.mongodb_uri
         if uri is None:
             self.embedded = EmbeddedDatabase(self.data_dir)
@@ -91,6 +175,7 @@ class Server:
         self.client, db = await connect(uri)
         await migrate(db)
         settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)
+        limits = limit_settings(args)
         self.services = Services.build(db, settings)
         self.services.frame_log = FrameLog(self.data_dir / "logs" / "ocpp-frames.log")
         self.registry = ConnectionRegistry(
@@ -106,16 +191,23 @@ class Server:
             default_port=args.port,
         )
         web = WebSettings(
-            public_url=(args.public_url or f"http://{args.host}:{args.port}").rstrip("/"),
+            public_url=(args.public_url or base_url(args)).rstrip("/"),
             tile_url=args.tile_url,
         )
         app = make_app(
             self.services, self.registry, web=web,
             cookie_secret=args.cookie_secret or cookie_secret(self.data_dir),
             ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
-            simulators=self.simulators,
+            simulators=self.simulators, limits=limits, charger_auth=ChargerAuth(limits),
+            connection_cap=ConnectionCap(limits.max_connections),
+            allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
+            trust_proxy_headers=args.behind_proxy,
         )  # fmt: skip
-        self.http = app.listen(args.port, args.host, xheaders=True)
+        listen = {"xheaders": args.behind_proxy, **limits.http_server_kwargs()}
+        if tls is not None and args.tls_port:
+            self.https = app.listen(args.tls_port, args.host, ssl_options=tls, **listen)
+            tls = None  # --port stays plain
+        self.http = app.listen(args.port, args.host, ssl_options=tls, **listen)
 
     async def stop(self) -> None:
         """Stop simulators, stop accepting, close charger sockets, flush buffers, stop the
@@ -123,14 +215,15 @@ class Server:
         if self.simulators is not None:
             # Their sessions end with StopTransaction while the server still answers.
             await self.simulators.stop_all(5.0)
-        if self.http is not None:
-            self.http.stop()
+        servers = [server for server in (self.http, self.https) if server is not None]
+        for server in servers:
+            server.stop()
         if self.registry is not None:
             self.registry.close_all(1001, "server shutting down")
             await self.registry.wait_empty(5.0)
-        if self.http is not None:
+        for server in servers:
             try:  # a peer that never finishes its close must not hold the shutdown
-                await asyncio.wait_for(self.http.close_all_connections(), 5.0)
+                await asyncio.wait_for(server.close_all_connections(), 5.0)
             except TimeoutError:
                 log.warning("some connections did not close in time")
         if self.services is not None:
@@ -141,6 +234,12 @@ class Server:
             await self.client.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+
+
+def base_url(args: argparse.Namespace) -> str:
+    """Where this server is reached: https when --port serves TLS."""
+    scheme = "https" if args.certfile and not args.tls_port else "http"
+    return f"{scheme}://{args.host}:{args.port}"
 
 
 def cookie_secret(data_dir: Path) -> str:
@@ -180,7 +279,9 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         await server.stop()
         return EXIT_STARTUP
-    print(f"CSMS listening on http://{args.host}:{args.port}/", flush=True)
+    print(f"CSMS listening on {base_url(args)}/", flush=True)
+    if args.tls_port:
+        print(f"CSMS listening on https://{args.host}:{args.tls_port}/", flush=True)
     await stop.wait()
     log.info("shutting down")
     await server.stop()

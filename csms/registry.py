@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from models.commands import CommandRepo, new_command
 from ocppj import errors, frames
+from ocppj.redaction import redact_payload
 from ocppj.rpc import ConnectionLost
 from ocppj.timeutil import utcnow
 from ocppj.validation import SchemaStore
@@ -176,7 +177,8 @@ class ConnectionRegistry:
         self._schemas.validate(action, payload)
         timeout = self.default_timeout if timeout is None else timeout
         command_id = frames.new_id()
-        doc = new_command(command_id, charger_id, action, payload, utcnow(), **meta)
+        stored = redact_payload(action, payload)
+        doc = new_command(command_id, charger_id, action, stored, utcnow(), **meta)
         if self._session(charger_id) is None:
             outcome = Outcome(NOT_CONNECTED, description=f"{charger_id} is not connected")
             return await self._finish(doc, outcome, store_new=True)

@@ -17,6 +17,7 @@ from csms.context import CallContext, ConnectionState
 from csms.services import Services
 from models.messages import IN, OUT
 from ocppj import errors, frames
+from ocppj.redaction import redact_frame
 from ocppj.rpc import OutgoingCalls
 from ocppj.timeutil import utcnow
 
@@ -62,8 +63,8 @@ class ChargerSession:
         self.services.bus.publish("disconnected", self.charger_id)
 
     async def send_logged(self, text: str, action: str | None = None, unique_id=None) -> None:
-        """Send a frame and log it."""
-        self._log(OUT, text, action, unique_id)
+        """Send a frame and log it (with secrets redacted in the log)."""
+        self._log(OUT, redact_frame(action, text), action, unique_id)
         await self._send(text)
 
     def _log(self, direction: str, text: str, action: str | None, unique_id: str | None) -> None:

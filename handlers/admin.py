@@ -13,6 +13,7 @@ from handlers.admin_chargers import ChargerDeleteHandler, ChargerEditHandler, Ch
 from handlers.admin_data import MeterValuesHandler, SessionsHandler
 from handlers.admin_operations import ROUTES as OPERATION_ROUTES
 from handlers.admin_rfid import RfidDeleteHandler, RfidEditHandler, RfidListHandler
+from handlers.admin_security import ROUTES as SECURITY_ROUTES
 from handlers.admin_simulators import (
     SimulatorDeleteHandler,
     SimulatorEditHandler,
@@ -49,4 +50,5 @@ ROUTES = [
     (r"/ocpp/admin/simulators/([^/]+)/start", SimulatorStartHandler),
     (r"/ocpp/admin/simulators/([^/]+)/stop", SimulatorStopHandler),
     (r"/ocpp/admin/simulators/([^/]+)/delete", SimulatorDeleteHandler),
+    *SECURITY_ROUTES,
 ]

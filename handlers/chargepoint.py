@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import unicodedata
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from tornado import httputil
+from tornado.iostream import SSLIOStream
 from tornado.routing import Matcher
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from csms import qrcodes
+from csms.charger_auth import Attempt, ChargerAuth
+from csms.limits import CLOSE, THROTTLE, ConnectionCap, IdleTimer, LimitSettings, MessageRate
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from csms.session import ChargerSession
+from models.unknown_chargers import UnknownChargerRepo
+from ocppj import errors, frames
+from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.ws")
 
@@ -27,8 +36,12 @@ MAX_CHARGER_ID = 48
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
 CLOSE_REPLACED = 4000
 SEND_TIMEOUT = 10.0
+# Refusals (over the message rate, over the connection cap) are logged at the first and
+# then at every REFUSAL_LOG_EVERY-th, so an attack cannot flood the log.
+REFUSAL_LOG_EVERY = 100
 
 
 class WebSocketUpgrade(Matcher):
@@ -70,11 +83,18 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
 
 
 class ChargePointHandler(WebSocketHandler):
-    """One charge point connection."""
+    """One charge point connection.
+
+    Before the upgrade (``prepare``): a valid id (400), no browser Origin (403), a free
+    connection slot (503), then ``ChargerAuth.admit`` (429 / 404 / 403 / 401). After it:
+    an idle timer and a per-connection message rate around ``on_message``.
+    """
 
     charger_id: str
     session: ChargerSession | None = None
     _refuse_subprotocol = False
+    _rate: MessageRate | None = None
+    _idle: IdleTimer | None = None
 
     @property
     def services(self) -> Services:
@@ -86,14 +106,97 @@ class ChargePointHandler(WebSocketHandler):
         """The live-connection registry from the Application settings."""
         return self.settings["registry"]
 
-    def prepare(self) -> None:
-        """Refuse a bad charger id with HTTP 400 before the upgrade."""
+    def _shared(self, name: str, factory: Callable[[], Any]) -> Any:
+        """An Application-wide object from the settings, created there on first use."""
+        settings = self.application.settings
+        value = settings.get(name)
+        if value is None:
+            value = settings[name] = factory()
+        return value
+
+    @property
+    def limits(self) -> LimitSettings:
+        """Connection limits (``limits`` setting; safe defaults without it)."""
+        return self._shared("limits", LimitSettings)
+
+    @property
+    def charger_auth(self) -> ChargerAuth:
+        """Admission checks and the per-IP failure limiter (``charger_auth`` setting)."""
+        return self._shared("charger_auth", lambda: ChargerAuth(self.limits))
+
+    @property
+    def connection_cap(self) -> ConnectionCap:
+        """The cap on open charger connections (``connection_cap`` setting)."""
+        return self._shared("connection_cap", lambda: ConnectionCap(self.limits.max_connections))
+
+    def peer(self) -> tuple[str, bool]:
+        """(IP, TLS?) of this request.
+
+        From the socket itself unless the ``trust_proxy_headers`` setting is on: with
+        ``xheaders`` any client could otherwise claim another IP (escaping the failure
+        limit) or ``X-Forwarded-Proto: https`` (downgrading profile 2 to plain ws://).
+        """
+        request = self.request
+        if self.settings.get("trust_proxy_headers", False):
+            return request.remote_ip or "", request.protocol == "https"
+        connection = request.connection
+        context = getattr(connection, "context", None)
+        address = getattr(context, "address", None)
+        family = getattr(context, "address_family", None)
+        if family in (socket.AF_INET, socket.AF_INET6) and address:
+            ip = address[0]
+        else:
+            ip = request.remote_ip or "local"
+        return ip, isinstance(getattr(connection, "stream", None), SSLIOStream)
+
+    def refuse(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        """Answer ``status`` before the upgrade."""
+        self.set_status(status)
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(reason)
+
+    async def prepare(self) -> None:
+        """Admission before the upgrade: id (400), Origin (403), capacity (503), then
+        the per-IP failure limit and the charger's security profile (429/404/403/401)."""
         charger_id, problem = charger_id_from_path(self.request.path)
         if charger_id is None:
-            self.set_status(400)
-            self.finish(problem)
+            self.refuse(400, problem)
             return
         self.charger_id = charger_id
+        limits = self.limits
+        origin = self.request.headers.get("Origin")
+        if origin is not None and origin not in limits.charger_origins:
+            # Chargers send no Origin; a browser always does (cross-site WebSocket hijacking).
+            self.refuse(403, "browser origins may not connect to the charger route")
+            return
+        cap = self.connection_cap
+        if not cap.acquire(self):
+            if cap.refused == 1 or cap.refused % REFUSAL_LOG_EVERY == 0:
+                log.warning("connection cap reached: %d open, %d refused so far (last: %s)",
+                            len(cap), cap.refused, charger_id)  # fmt: skip
+            self.refuse(503, "too many connections; retry later",
+                        {"Retry-After": str(limits.busy_retry_after)})  # fmt: skip
+            return
+        ip, tls = self.peer()
+        attempt = Attempt(charger_id, self.request.path, ip, tls,
+                          self.request.headers.get("Authorization"))  # fmt: skip
+        verdict = await self.charger_auth.admit(
+            attempt, self.services, UnknownChargerRepo(self.services.db),
+            bool(self.settings.get("allow_unknown_chargers", True)), utcnow(),
+        )  # fmt: skip
+        if not verdict.admitted:
+            self.refuse(verdict.status, verdict.reason, verdict.headers)
+
+    def check_origin(self, origin: str) -> bool:
+        """Only configured charger origins get here (``prepare`` refused the others)."""
+        return origin in self.limits.charger_origins
+
+    def on_finish(self) -> None:
+        """A request answered without an upgrade gives its connection slot back."""
+        if self.get_status() != 101:
+            self.connection_cap.release(self)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Choose ocpp1.6 when offered; no header is accepted; others only are refused."""
@@ -109,6 +212,13 @@ class ChargePointHandler(WebSocketHandler):
             self.close(CLOSE_PROTOCOL_ERROR, "subprotocol ocpp1.6 required")
             return
         self.set_nodelay(True)
+        limits = self.limits
+        if limits.message_rate > 0:
+            self._rate = MessageRate(limits)
+        idle = limits.idle_seconds(self.services.settings.heartbeat_interval)
+        if idle > 0:
+            self._idle = IdleTimer(idle, self._on_idle)
+            self._idle.start()
         session = ChargerSession(self.charger_id, self.services, self._write, self.request.path)
         charger = await session.open()
         public_url = self.settings["web"].public_url
@@ -124,6 +234,11 @@ class ChargePointHandler(WebSocketHandler):
             log.info("%s: new connection replaces the old one", self.charger_id)
             old.close(CLOSE_REPLACED, "replaced by a new connection")
 
+    def _on_idle(self) -> None:
+        timeout = self._idle.timeout if self._idle is not None else 0
+        log.info("%s: no frame for %.0f s; closing", self.charger_id, timeout)
+        self.close(CLOSE_GOING_AWAY, "idle timeout")
+
     async def _write(self, text: str) -> None:
         """Send a frame; a peer that does not read it within SEND_TIMEOUT is dropped."""
         try:
@@ -137,16 +252,74 @@ class ChargePointHandler(WebSocketHandler):
             self.close(CLOSE_GOING_AWAY, "send timeout")
 
     async def on_message(self, message: str | bytes) -> None:
-        """Hand a text frame to the session; binary frames close the socket (1003)."""
+        """Hand a text frame to the session; binary frames close the socket (1003).
+
+        Frames over the message rate go through ``_over_rate`` first."""
         if self.session is None:
             return
         if isinstance(message, bytes):
             self.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
             return
+        if self._idle is not None:
+            self._idle.touch()
+        if self._rate is not None and not self._rate.allow():
+            if not await self._over_rate(message):
+                return
+            if self.session is None:
+                return
         await self.session.on_text(message)
+
+    async def _over_rate(self, message: str) -> bool:
+        """A frame over the rate: True when it should still be handled.
+
+        Replies to our own pending CALL are always handled. Transaction data is
+        throttled (handled after the next token; the socket is read more slowly, nothing
+        is lost). Any other CALL is answered with a CALLERROR ``GenericError``: 1.6 has no
+        code for "busy" (InternalError would blame us, SecurityError means "boot first"
+        to chargers, JE 3.8), and GenericError is the one for errors the others do not
+        cover; the charger may retry later. Other frames are dropped. Sustained excess
+        closes the connection (1008) and is recorded as a security event.
+        """
+        rate_limit = self._rate
+        assert rate_limit is not None and self.session is not None
+        try:
+            frame = frames.parse(message)
+        except frames.FrameError:
+            frame = None
+        if isinstance(frame, frames.CallResult | frames.CallError):
+            if frame.unique_id == self.session.outgoing.pending_id:
+                return True
+        action = frame.action if isinstance(frame, frames.Call) else None
+        decision = rate_limit.excess(action)
+        if decision == THROTTLE:
+            await asyncio.sleep(rate_limit.reserve())
+            return True
+        if decision == CLOSE:
+            log.warning("%s: message rate exceeded (%d frames refused); closing",
+                        self.charger_id, rate_limit.refused)  # fmt: skip
+            self.services.spawn(self.services.security_events.record(
+                self.charger_id, "MessageRateExceeded", utcnow(),
+                f"{rate_limit.refused} frames over the rate; connection closed",
+                source="csms", ip=self.peer()[0],
+            ))  # fmt: skip
+            self.close(CLOSE_POLICY, "message rate exceeded")
+            return False
+        if rate_limit.refused == 1 or rate_limit.refused % REFUSAL_LOG_EVERY == 0:
+            log.warning("%s: over the message rate, %d frames refused so far (last: %s)",
+                        self.charger_id, rate_limit.refused, action or "not a CALL")  # fmt: skip
+        if isinstance(frame, frames.Call):
+            limits = self.limits
+            await self._write(frames.pack_error(
+                frame.unique_id, errors.GENERIC_ERROR, "message rate exceeded; retry later",
+                {"rate": limits.message_rate, "burst": limits.message_burst},
+            ))  # fmt: skip
+        return False
 
     def on_close(self) -> None:
         """Unregister (only if still current) and record the disconnection."""
+        self.connection_cap.release(self)
+        if self._idle is not None:
+            self._idle.cancel()
         session = self.session
         if session is None:
             return

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations
+from models import charging_profiles, reservations, unknown_chargers
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
 log = logging.getLogger("csms.migrations")
@@ -69,6 +69,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "reservations": reservations.INDEXES,
     "charging_profiles": charging_profiles.INDEXES,
     "local_lists": [],
+    "unknown_chargers": unknown_chargers.INDEXES,
     "rfid_tags": [],
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],

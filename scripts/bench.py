@@ -130,7 +130,8 @@ class ServerProcess:
             cmd += ["--port", str(self.port), "--data-dir", str(self.tmp / "data")]
             if self.args.mongodb_uri:
                 cmd += ["--mongodb-uri", self.args.mongodb_uri]
-            cmd += self.args.server_arg
+            # Capacity, not abuse, is measured: no per-connection frame rate limit.
+            cmd += ["--message-rate", "0", *self.args.server_arg]
         if self.cpu is not None and shutil.which("taskset"):
             cmd = ["taskset", "-c", str(self.cpu), *cmd]
         return cmd
