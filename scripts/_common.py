@@ -1,16 +1,29 @@
-"""What maintenance scripts share: finding the database of a running or stopped CSMS."""
+"""What maintenance scripts share: finding the database of a running or stopped CSMS,
+and running one job on it with the house's exit codes."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # scripts run as `python scripts/x.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from models.embedded import EmbeddedDatabase, read_uri  # noqa: E402
+from pymongo.asynchronous.database import AsyncDatabase  # noqa: E402
+
+from models.db import DatabaseUnavailable, connect  # noqa: E402
+from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, read_uri  # noqa: E402
+
+EXIT_REFUSED = 1
+EXIT_NO_DATABASE = 2
+
+
+class ScriptError(Exception):
+    """The request was refused (bad input, conflict): one line, exit code 1."""
 
 
 def add_database_options(parser) -> None:
@@ -34,3 +47,36 @@ class DatabaseLocation:
         """Stop the temporary embedded server, if one was started."""
         if self.embedded is not None:
             self.embedded.stop()
+
+
+def run_on_database(args, job: Callable[[AsyncDatabase], Awaitable[list[str]]]) -> int:
+    """Run ``job`` on the database that ``args`` (--data-dir/--mongodb-uri) points at and
+    print the lines it returns. Exit code 0, 1 (ScriptError) or 2 (no database)."""
+    try:
+        location = DatabaseLocation(args.data_dir, args.mongodb_uri)
+    except EmbeddedDatabaseError as exc:
+        return fail(exc, EXIT_NO_DATABASE)
+
+    async def session() -> list[str]:
+        client, db = await connect(location.uri)
+        try:
+            return await job(db)
+        finally:
+            await client.close()
+
+    try:
+        for line in asyncio.run(session()):
+            print(line)
+    except DatabaseUnavailable as exc:
+        return fail(exc, EXIT_NO_DATABASE)
+    except ScriptError as exc:
+        return fail(exc, EXIT_REFUSED)
+    finally:
+        location.close()
+    return 0
+
+
+def fail(message: object, code: int) -> int:
+    """Print one ``error:`` line on stderr and return ``code``."""
+    print(f"error: {message}", file=sys.stderr)
+    return code

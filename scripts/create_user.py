@@ -7,35 +7,16 @@ python scripts/create_user.py USERNAME [--password PW | reads CSMS_USER_PASSWORD
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import os
 import sys
 
-from _common import DatabaseLocation, add_database_options
+from _common import EXIT_REFUSED, ScriptError, add_database_options, fail, run_on_database
 
-from models.db import DatabaseUnavailable, connect
-from models.embedded import EmbeddedDatabaseError
 from models.migrations import migrate
 from models.users import UserExists, UserRepo
 
 MIN_PASSWORD = 8
-
-
-async def run(uri: str, username: str, password: str, reset: bool) -> str:
-    """Create the user (or reset the password); return the line to print."""
-    client, db = await connect(uri)
-    try:
-        await migrate(db)
-        users = UserRepo(db)
-        if reset:
-            if not await users.set_password(username, password):
-                raise LookupError(f"no user named {username!r}")
-            return f"password of {username!r} changed"
-        await users.create(username, password)
-        return f"user {username!r} created"
-    finally:
-        await client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,31 +30,25 @@ def main(argv: list[str] | None = None) -> int:
     password = args.password
     if password is None:
         if not sys.stdin.isatty():
-            print("error: give --password or CSMS_USER_PASSWORD", file=sys.stderr)
-            return 1
+            return fail("give --password or CSMS_USER_PASSWORD", EXIT_REFUSED)
         password = getpass.getpass("Password: ")
     if len(password) < MIN_PASSWORD:
-        print(f"error: the password needs at least {MIN_PASSWORD} characters", file=sys.stderr)
-        return 1
-    try:
-        location = DatabaseLocation(args.data_dir, args.mongodb_uri)
-    except EmbeddedDatabaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        print(asyncio.run(run(location.uri, args.username, password, args.reset_password)))
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except UserExists:
-        print(f"error: user {args.username!r} exists (use --reset-password)", file=sys.stderr)
-        return 1
-    except LookupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        location.close()
-    return 0
+        return fail(f"the password needs at least {MIN_PASSWORD} characters", EXIT_REFUSED)
+
+    async def job(db) -> list[str]:
+        await migrate(db)
+        users = UserRepo(db)
+        if args.reset_password:
+            if not await users.set_password(args.username, password):
+                raise ScriptError(f"no user named {args.username!r}")
+            return [f"password of {args.username!r} changed"]
+        try:
+            await users.create(args.username, password)
+        except UserExists:
+            raise ScriptError(f"user {args.username!r} exists (use --reset-password)") from None
+        return [f"user {args.username!r} created"]
+
+    return run_on_database(args, job)
 
 
 if __name__ == "__main__":

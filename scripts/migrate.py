@@ -10,23 +10,11 @@ running server's embedded database through D/mongodb.uri, or starts one on D.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
-from _common import DatabaseLocation, add_database_options
+from _common import add_database_options, run_on_database
 
-from models.db import DatabaseUnavailable, connect
-from models.embedded import EmbeddedDatabaseError
 from models.migrations import migrate
-
-
-async def run(uri: str, reset: bool) -> list[str]:
-    """Connect and migrate; return what was done."""
-    client, db = await connect(uri)
-    try:
-        return await migrate(db, reset=reset)
-    finally:
-        await client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,20 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_database_options(parser)
     parser.add_argument("--reset", action="store_true", help="drop indexes and re-apply all")
     args = parser.parse_args(argv)
-    try:
-        location = DatabaseLocation(args.data_dir, args.mongodb_uri)
-    except EmbeddedDatabaseError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        for line in asyncio.run(run(location.uri, args.reset)):
-            print(line)
-    except DatabaseUnavailable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        location.close()
-    return 0
+    return run_on_database(args, lambda db: migrate(db, reset=args.reset))
 
 
 if __name__ == "__main__":
