@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import tornado.web
+
 from csms.qrcodes import landing_path, log_path
 from handlers.base import BaseHandler
 
@@ -75,6 +77,13 @@ class Pager:
 
 class AdminHandler(BaseHandler):
     """Base of the admin pages (every method is decorated ``@authenticated``)."""
+
+    async def load_charger(self, charger_id: str) -> dict[str, Any]:
+        """The charger, or 404."""
+        charger = await self.services.chargers.get(charger_id)
+        if charger is None:
+            raise tornado.web.HTTPError(404, log_message="unknown charger")
+        return charger
 
     def flash(self, message: str) -> None:
         """Show ``message`` once on the next page rendered."""

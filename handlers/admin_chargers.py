@@ -135,10 +135,7 @@ class ChargerEditHandler(AdminHandler):
 
     async def load(self, charger_id: str) -> dict[str, Any]:
         """The charger, or 404."""
-        charger = await self.services.chargers.get(charger_id)
-        if charger is None:
-            raise tornado.web.HTTPError(404, log_message="unknown charger")
-        return charger
+        return await self.load_charger(charger_id)
 
     @tornado.web.authenticated
     async def get(self, charger_id: str) -> None:
@@ -178,9 +175,7 @@ class ChargerDeleteHandler(AdminHandler):
     @tornado.web.authenticated
     async def post(self, charger_id: str) -> None:
         """Delete after the confirmation box was ticked; a connected charger is disconnected."""
-        charger = await self.services.chargers.get(charger_id)
-        if charger is None:
-            raise tornado.web.HTTPError(404, log_message="unknown charger")
+        charger = await self.load_charger(charger_id)
         if not forms.checkbox(self.get_body_argument("confirm", "")):
             why = "tick the box to confirm the deletion"
             await render_edit(self, charger, forms.Form(edit_fields(charger)), 400, why)

@@ -203,10 +203,7 @@ class OperationsBase(AdminHandler):
 
     async def load(self, charger_id: str) -> dict[str, Any]:
         """The charger, or 404."""
-        charger = await self.services.chargers.get(charger_id)
-        if charger is None:
-            raise tornado.web.HTTPError(404, log_message="unknown charger")
-        return charger
+        return await self.load_charger(charger_id)
 
     async def show(
         self, charger: dict[str, Any], result: Result | None = None, status: int = 200
