@@ -14,9 +14,10 @@ import logging
 import time
 from typing import Any
 
+from bson.errors import InvalidDocument
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 log = logging.getLogger("csms.batch")
 
@@ -113,6 +114,7 @@ class BatchInserter(_Flusher):
         self._coll = collection
         self._buffer: list[dict[str, Any]] = []
         self.high_water = high_water
+        self.rejected = 0
 
     def add(self, doc: dict[str, Any]) -> None:
         """Queue one document."""
@@ -132,6 +134,16 @@ class BatchInserter(_Flusher):
     def _pending_count(self) -> int:
         return len(self._buffer)
 
+    async def _insert_each(self, chunk: list[dict[str, Any]]) -> None:
+        for doc in chunk:
+            try:
+                await self._coll.insert_one(doc)
+            except (InvalidDocument, OverflowError) as exc:
+                self.rejected += 1
+                log.error("%s: dropped a document that cannot be stored: %s", self.name, exc)
+            except DuplicateKeyError:
+                pass
+
     async def _write(self) -> int:
         batch, self._buffer = self._buffer, []
         written = 0
@@ -140,6 +152,10 @@ class BatchInserter(_Flusher):
                 chunk = batch[start : start + self.max_batch]
                 try:
                     await self._coll.insert_many(chunk, ordered=False)
+                except (InvalidDocument, OverflowError):
+                    # A document that cannot be encoded must not hold back the others
+                    # forever: write them one by one and drop (and log) what fails.
+                    await self._insert_each(chunk)
                 except BulkWriteError as exc:
                     # A retried chunk may contain documents already written.
                     other = [e for e in exc.details["writeErrors"] if e["code"] != DUPLICATE_KEY]

@@ -55,6 +55,28 @@ _FORMATS.checks("date-time")(is_datetime)
 _Classifier = jsonschema.validators.extend(Draft4Validator, {"multipleOf": _decimal_multiple_of})
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _int64_overflow(value: Any, path: tuple) -> tuple | None:
+    """The path of the first integer outside the signed 64-bit range, or None."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list, int)):
+                found = _int64_overflow(item, (*path, key))
+                if found is not None:
+                    return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list, int)):
+                found = _int64_overflow(item, (*path, index))
+                if found is not None:
+                    return found
+    elif isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+        return path
+    return None
+
+
 def _field(path: Iterable[Any]) -> str:
     text = ""
     for part in path:
@@ -120,7 +142,12 @@ class SchemaStore:
         return frozenset(self._schemas)
 
     def validate(self, name: str, payload: Any) -> None:
-        """Raise OcppError with the rule-9 code when ``payload`` breaks schema ``name``."""
+        """Raise OcppError with the rule-9 code when ``payload`` breaks schema ``name``.
+
+        Beyond the schema, integers must fit in 64 bits: the schemas set no bound,
+        but nothing larger can be stored (BSON), and a value that cannot be stored
+        must be refused here rather than fail a batch write later.
+        """
         check = self._fast.get(name)
         if check is None:
             raise errors.OcppError(errors.NOT_IMPLEMENTED, f"no schema for {name}")
@@ -131,6 +158,12 @@ class SchemaStore:
             if code is None:  # only the slower validator could tell; trust it
                 return
             raise errors.OcppError(code, description) from exc
+        where = _int64_overflow(payload, ())
+        if where is not None:
+            field = _field(where) or "payload"
+            raise errors.OcppError(
+                errors.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: integer out of 64-bit range"
+            )
 
     def classify(self, name: str, payload: Any) -> tuple[str | None, str]:
         """Classify a failing payload; (None, "") when jsonschema finds nothing wrong."""

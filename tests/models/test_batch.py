@@ -49,3 +49,16 @@ async def test_backpressure_waits_for_a_flush_above_high_water(db):
     writer.add({"_id": 3})
     await writer.backpressure()
     assert await db.things.count_documents({}) == 3
+
+
+@pytest.mark.gen_test
+async def test_a_document_that_cannot_be_encoded_does_not_block_the_batch(db):
+    writer = BatchInserter(db.things, interval=60)
+    writer.add({"_id": 1})
+    writer.add({"_id": 2, "value": 2**64})  # no BSON type holds this
+    writer.add({"_id": 3})
+    await writer.flush()
+    assert sorted(d["_id"] for d in await db.things.find({}).to_list()) == [1, 3]
+    assert writer.rejected == 1
+    await writer.flush()  # nothing left behind to retry forever
+    assert writer._pending_count() == 0

@@ -83,3 +83,19 @@ def test_datetimes_parse_to_utc_and_format_with_z():
     parsed = parse_datetime("2026-01-01T02:00:00.123456789+02:00")
     assert parsed == datetime(2026, 1, 1, 0, 0, 0, 123456, tzinfo=UTC)
     assert format_datetime(parsed) == "2026-01-01T00:00:00.123Z"
+
+
+def test_integers_beyond_64_bits_are_refused(schemas):
+    payload = {"connectorId": 1, "idTag": "T", "meterStart": 2**63,
+               "timestamp": "2026-01-01T00:00:00Z"}  # fmt: skip
+    with pytest.raises(errors.OcppError) as info:
+        schemas.validate("StartTransaction", payload)
+    assert (info.value.code, info.value.description) == (
+        "PropertyConstraintViolation",
+        "meterStart: integer out of 64-bit range",
+    )
+    schemas.validate("StartTransaction", {**payload, "meterStart": 2**63 - 1})
+
+
+def test_years_before_1000_are_zero_padded():
+    assert format_datetime(parse_datetime("0999-01-01T00:00:00Z")) == "0999-01-01T00:00:00.000Z"
