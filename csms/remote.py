@@ -362,6 +362,10 @@ async def perform(
     raw = {key: value for key, value in (params or {}).items() if key != "action"}
     values = parse_params(op.params, raw)
     payload = build_payload(op.params, values)
+    try:  # before anything looks the values up (the database takes 64-bit integers only)
+        services.schemas.validate(op.action, payload)
+    except errors.OcppError as exc:
+        raise ParameterError(field_for(op.params, exc.description), exc.description) from None
     req = Request(services, charger_id, op.action, values, payload, utcnow())
     if op.prepare is not None:
         await op.prepare(req)

@@ -22,7 +22,9 @@ class TransactionRepo:
     """Charging sessions: start, stop, look-ups."""
 
     def __init__(self, db: AsyncDatabase, counters: Counters):
-        self._coll = db.get_collection("transactions", write_concern=WriteConcern(w="majority"))
+        self._coll = db.get_collection(
+            "transactions", write_concern=WriteConcern(w="majority", j=True)
+        )
         self._counters = counters
 
     async def get(self, tx_id: int) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ def is_datetime(value: object) -> bool:
         return False
     try:
         parse_datetime(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         return False
     return True
 
