@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 
 import orjson
-import pytest
 from pymongo import MongoClient
 from websockets.asyncio.client import connect
 
