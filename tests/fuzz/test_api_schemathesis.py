@@ -86,7 +86,6 @@ def api_schema(live_url, auth_headers):
     return schemathesis.openapi.from_dict(document)
 
 
-
 def fuzz_operation(
     operation, mode: GenerationMode, live_url: str, auth_headers: dict, **fixed
 ) -> int:

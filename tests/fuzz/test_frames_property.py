@@ -38,7 +38,6 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 REPLY_TIMEOUT = 10.0
 
 
-
 class Link:
     """The fuzzing charger's connection, reopened (and booted) after a documented close."""
 
