@@ -58,6 +58,16 @@ _Classifier = jsonschema.validators.extend(Draft4Validator, {"multipleOf": _deci
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+def check_int64(payload: Any) -> None:
+    """Raise PropertyConstraintViolation naming the first integer outside 64 bits."""
+    where = _int64_overflow(payload, ())
+    if where is not None:
+        field = _field(where) or "payload"
+        raise errors.OcppError(
+            errors.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: integer out of 64-bit range"
+        )
+
+
 def _int64_overflow(value: Any, path: tuple) -> tuple | None:
     """The path of the first integer outside the signed 64-bit range, or None."""
     if isinstance(value, dict):
@@ -158,12 +168,7 @@ class SchemaStore:
             if code is None:  # only the slower validator could tell; trust it
                 return
             raise errors.OcppError(code, description) from exc
-        where = _int64_overflow(payload, ())
-        if where is not None:
-            field = _field(where) or "payload"
-            raise errors.OcppError(
-                errors.PROPERTY_CONSTRAINT_VIOLATION, f"{field}: integer out of 64-bit range"
-            )
+        check_int64(payload)
 
     def classify(self, name: str, payload: Any) -> tuple[str | None, str]:
         """Classify a failing payload; (None, "") when jsonschema finds nothing wrong."""

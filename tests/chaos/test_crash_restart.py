@@ -17,15 +17,19 @@ import contextlib
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
 import orjson
+import pytest
 from pymongo import MongoClient
 from websockets.asyncio.client import connect
 
+from models.embedded import _die_with_parent
 from tests.chaos.chargers import Counters, QueueingCharger, Session, timestamp
-from tests.chaos.harness import ServerProcess, children
+from tests.chaos.harness import TOLERATE_DATABASE_HANGS, ServerProcess, children
 
 SEED = int(os.environ.get("CHAOS_SEED", "1606"))
 CHARGERS = 8
@@ -266,7 +270,8 @@ async def chaos(server: ServerProcess, rng: random.Random) -> Report:
             f"{report.in_flight_at_kill} (stored, reply lost: {report.start_stored_ack_lost} "
             f"starts, {report.stop_stored_ack_lost} stops); reconnects {counters.connects}, "
             f"resends {counters.resends}, meter values {counters.meter_values}, "
-            f"timeouts {counters.timeouts}"
+            f"timeouts {counters.timeouts}; databases that hung instead of exiting "
+            f"(killed by the test): {server.database_hangs}"
         )
         return report
     finally:
@@ -289,6 +294,7 @@ def test_sigkill_in_the_middle_of_sessions_loses_nothing(tmp_path):
     finally:
         server.stop()
     assert report.faults == FAULTS
+    assert TOLERATE_DATABASE_HANGS or server.database_hangs == 0
     assert report.problems == [], "\n".join(report.problems[:30])
     assert report.lost == 0
     assert report.acknowledged == report.stored > 0
@@ -338,3 +344,27 @@ def test_acknowledged_transactions_survive_sigkill_of_server_and_database(tmp_pa
     finally:
         server.stop()
     assert lost == []
+
+
+PR_GET_PDEATHSIG = 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="bug: the embedded database is told to exit with SIGTERM when its server dies; "
+    "when a multi-threaded server is SIGKILLed the kernel sends that signal again each time "
+    "the child passes to the next dying server thread, and SecantusDB's SIGTERM handler "
+    "(server.stop() inside the handler) deadlocks when a second one lands in it. Now and "
+    "then the database hangs, holding the data-dir lock; the restart then fails.",
+)
+def test_embedded_database_dies_by_sigkill_with_its_server():
+    code = (
+        "import ctypes; v = ctypes.c_int(); "
+        f"ctypes.CDLL(None).prctl({PR_GET_PDEATHSIG}, ctypes.byref(v)); print(v.value)"
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", code], preexec_fn=_die_with_parent, capture_output=True,
+        text=True, timeout=30, check=True,
+    )  # fmt: skip
+    assert int(child.stdout) == signal.SIGKILL
