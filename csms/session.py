@@ -87,7 +87,8 @@ class ChargerSession:
             await self._on_call(frame)
         elif isinstance(frame, frames.Unknown):
             self._log(IN, text, None, None)
-            log.warning("%s: ignored message type %r", self.charger_id, frame.message_type)
+            kind = repr(frame.message_type)[:40]  # the peer's value: bounded in our log
+            log.warning("%s: ignored message type %s", self.charger_id, kind)
         else:
             outgoing = self.outgoing
             action = outgoing.pending_action if outgoing.pending_id == frame.unique_id else None

@@ -22,7 +22,7 @@ DATABASE_EXIT_TIMEOUT = 10.0
 # Known bug (test_embedded_database_dies_by_sigkill_with_its_server): now and then the
 # database of a killed server hangs instead of exiting. The tests kill it and count it;
 # set this to False once the fix is in, so that a hang fails them.
-TOLERATE_DATABASE_HANGS = True
+TOLERATE_DATABASE_HANGS = False
 
 
 class ServerProcess:

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 
 import orjson
-import pytest
 from pymongo import MongoClient
 from websockets.asyncio.client import connect
 
@@ -349,15 +348,6 @@ def test_acknowledged_transactions_survive_sigkill_of_server_and_database(tmp_pa
 PR_GET_PDEATHSIG = 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: the embedded database is told to exit with SIGTERM when its server dies; "
-    "when a multi-threaded server is SIGKILLed the kernel sends that signal again each time "
-    "the child passes to the next dying server thread, and SecantusDB's SIGTERM handler "
-    "(server.stop() inside the handler) deadlocks when a second one lands in it. Now and "
-    "then the database hangs, holding the data-dir lock; the restart then fails.",
-)
 def test_embedded_database_dies_by_sigkill_with_its_server():
     code = (
         "import ctypes; v = ctypes.c_int(); "
