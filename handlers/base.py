@@ -61,8 +61,11 @@ class ApiError(tornado.web.HTTPError):
         self.detail = detail
 
 
-class BaseHandler(tornado.web.RequestHandler):
-    """Pages: the current user comes from the signed login cookie."""
+class AppDependencies:
+    """The dependencies every handler reads from the Application settings (a mixin for
+    RequestHandler and WebSocketHandler subclasses alike)."""
+
+    settings: dict[str, Any]
 
     @property
     def services(self) -> Services:
@@ -73,6 +76,10 @@ class BaseHandler(tornado.web.RequestHandler):
     def registry(self) -> ConnectionRegistry:
         """Live charger connections."""
         return self.settings["registry"]
+
+
+class BaseHandler(AppDependencies, tornado.web.RequestHandler):
+    """Pages: the current user comes from the signed login cookie."""
 
     @property
     def web(self) -> WebSettings:

@@ -22,9 +22,8 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from csms import qrcodes
 from csms.charger_auth import Attempt, ChargerAuth
 from csms.limits import CLOSE, THROTTLE, ConnectionCap, IdleTimer, LimitSettings, MessageRate
-from csms.registry import ConnectionRegistry
-from csms.services import Services
 from csms.session import ChargerSession
+from handlers.base import AppDependencies
 from models.unknown_chargers import UnknownChargerRepo
 from ocppj import errors, frames
 from ocppj.timeutil import utcnow
@@ -82,7 +81,7 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
     return charger_id, ""
 
 
-class ChargePointHandler(WebSocketHandler):
+class ChargePointHandler(AppDependencies, WebSocketHandler):
     """One charge point connection.
 
     Before the upgrade (``prepare``): a valid id (400), no browser Origin (403), a free
@@ -95,16 +94,6 @@ class ChargePointHandler(WebSocketHandler):
     _refuse_subprotocol = False
     _rate: MessageRate | None = None
     _idle: IdleTimer | None = None
-
-    @property
-    def services(self) -> Services:
-        """The domain services from the Application settings."""
-        return self.settings["services"]
-
-    @property
-    def registry(self) -> ConnectionRegistry:
-        """The live-connection registry from the Application settings."""
-        return self.settings["registry"]
 
     def _shared(self, name: str, factory: Callable[[], Any]) -> Any:
         """An Application-wide object from the settings, created there on first use."""

@@ -22,7 +22,8 @@ import jsonschema
 import ocpp
 import pytest
 
-from tests.ocpp_samples import INVALID, VALID
+from tests.ocpp_invalid_samples import INVALID
+from tests.ocpp_samples import VALID
 
 SCHEMA_DIR = pathlib.Path(__file__).resolve().parent.parent / "schemas"
 OCPP_LIB_SCHEMA_DIR = pathlib.Path(ocpp.__file__).parent / "v16" / "schemas"
