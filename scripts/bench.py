@@ -48,6 +48,7 @@ from bench_proc import (
     available_cpus,
     cpu_seconds,
     descendants,
+    move_threads,
     raise_nofile_limit,
     start_time,
     tree_cpu_seconds,
@@ -157,8 +158,7 @@ class ServerProcess:
                     self.children = [(pid, start_time(pid)) for pid in descendants(self.pid)]
                     if self.db_cpu is not None:
                         for pid, _ in self.children:
-                            with contextlib.suppress(OSError):
-                                os.sched_setaffinity(pid, {self.db_cpu})
+                            move_threads(pid, self.db_cpu)
                     return
             time.sleep(0.1)
         raise BenchError(

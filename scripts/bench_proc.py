@@ -115,3 +115,15 @@ def core_ticks() -> dict[int, tuple[int, int]]:
             idle = ticks[3] + ticks[4]
             result[int(name[3:])] = (sum(ticks) - idle, sum(ticks))
     return result
+
+
+def move_threads(pid: int, cpu: int) -> None:
+    """Pin every thread of a process (affinity is per thread; a running process's
+    existing threads keep theirs when only the pid is moved)."""
+    try:
+        threads = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        threads = [pid]
+    for tid in threads:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(tid, {cpu})
