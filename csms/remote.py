@@ -42,7 +42,6 @@ from csms.remote_params import (
 from csms.services import Services
 from ocppj import errors
 from ocppj.timeutil import utcnow
-from ocppj.validation import check_int64
 
 __all__ = [
     "OPERATIONS",
@@ -363,10 +362,6 @@ async def perform(
     raw = {key: value for key, value in (params or {}).items() if key != "action"}
     values = parse_params(op.params, raw)
     payload = build_payload(op.params, values)
-    try:  # before anything looks the values up (the database takes 64-bit integers only)
-        check_int64(payload)
-    except errors.OcppError as exc:
-        raise ParameterError(field_for(op.params, exc.description), exc.description) from None
     req = Request(services, charger_id, op.action, values, payload, utcnow())
     if op.prepare is not None:
         await op.prepare(req)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ocppj.timeutil import format_datetime, is_datetime, parse_datetime
+from ocppj.validation import INT64_MAX, INT64_MIN
 
 STRING = "string"
 INTEGER = "integer"
@@ -111,6 +112,8 @@ class Param:
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             self._fail("must be an integer")
+        if not INT64_MIN <= value <= INT64_MAX:  # nothing larger can be stored or looked up
+            self._fail("integer out of 64-bit range")
         if self.minimum is not None and value < self.minimum:
             self._fail(f"must be at least {self.minimum}")
         if self.maximum is not None and value > self.maximum:
