@@ -101,10 +101,16 @@ class EmbeddedDatabase:
             tries += 1
             port = free_port(self.host)
             log_path = logs / "secantusd.log"
+            # --standalone: no oplog and no retryable-write records, which we
+            # never read. SecantusDB prunes those records on every write in
+            # O(records): after ~10,000 writes each update cost 4.7 ms instead
+            # of 0.23 ms (measured). No multi-document transactions or change
+            # streams are used here, so a replica set buys nothing.
             with open(log_path, "ab") as log_file:
                 self.process = subprocess.Popen(
                     [executable, "--host", self.host, "--port", str(port),
-                     "--storage-path", str(storage), "--log-level", "WARNING"],
+                     "--storage-path", str(storage), "--log-level", "WARNING",
+                     "--standalone"],
                     stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True, preexec_fn=_die_with_parent,
                 )  # fmt: skip

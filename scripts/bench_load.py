@@ -15,9 +15,11 @@ the steady schedule:
 * closed loop (``--rate 0``): every charger sends its next CALL as soon as
   the previous reply arrives: the maximum throughput; latency is send to reply.
 
-The mix is ~94% MeterValues (4 sampled values: energy register, power,
-current, voltage), ~5% Heartbeat and ~1% StopTransaction/StartTransaction
-pairs (the Start follows its Stop on the charger's next slot). Only the
+The ``charging`` mix is ~94% MeterValues (4 sampled values: energy register,
+power, current, voltage), ~5% Heartbeat and ~1% StopTransaction/StartTransaction
+pairs (the Start follows its Stop on the charger's next slot). The ``idle``
+mix is chargers that boot, report Available and then only send Heartbeats (no
+transaction): many connections, light traffic. Only the
 window ``[t0 + warmup, t0 + warmup + duration)`` is measured; every error
 (CALLERROR, timeout, disconnect) counts, warm-up and ramp included.
 
@@ -65,11 +67,14 @@ def timestamp(now: float | None = None) -> str:
 class Charger:
     """One simulated charge point with its own connection and meter."""
 
-    def __init__(self, index: int, url: str, stats: Stats, timeout: float, seed: int):
+    def __init__(
+        self, index: int, url: str, stats: Stats, timeout: float, seed: int, mix: str = "charging"
+    ):
         self.id = f"BENCH{index:05d}"
         self.url = url.rstrip("/") + "/" + self.id
         self.stats = stats
         self.timeout = timeout
+        self.idle = mix == "idle"
         self.rng = random.Random(seed * 1_000_003 + index)
         self.energy = float(self.rng.randrange(0, 5_000_000))
         self.transaction: int | None = None
@@ -128,14 +133,15 @@ class Charger:
         return reply
 
     async def setup(self) -> None:
-        """Boot, report Available and start a transaction (the unmeasured ramp)."""
+        """Boot, report Available and (charging mix) start a transaction: the unmeasured ramp."""
         await self.call(
             "BootNotification", {"chargePointVendor": "Bench", "chargePointModel": "B1"}
         )
         await self.call(
             "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         )
-        await self.start_transaction()
+        if not self.idle:
+            await self.start_transaction()
 
     async def start_transaction(self) -> list | None:
         """StartTransaction; remember the transaction id."""
@@ -154,6 +160,8 @@ class Charger:
 
     def next_call(self) -> tuple[str, dict[str, Any]]:
         """The next CALL of the mix (a pending Start comes first)."""
+        if self.idle:
+            return "Heartbeat", {}
         if self.start_next:
             self.start_next = False
             return "StartTransaction", {}
@@ -254,7 +262,8 @@ async def run(args: argparse.Namespace) -> dict:
     loop = asyncio.get_running_loop()
     stats = Stats()
     chargers = [
-        Charger(i, args.url, stats, args.call_timeout, args.seed) for i in range(args.chargers)
+        Charger(i, args.url, stats, args.call_timeout, args.seed, args.mix)
+        for i in range(args.chargers)
     ]
     server_pid = args.server_pid
     rss_before = rss_kib(server_pid) if server_pid else None
@@ -327,6 +336,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--call-timeout", type=float, default=30.0)
     parser.add_argument("--concurrency", type=int, default=100, help="parallel ramp-ups")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mix", choices=("charging", "idle"), default="charging")
     return parser.parse_args(argv)
 
 

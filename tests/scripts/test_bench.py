@@ -74,7 +74,7 @@ def test_small_open_loop_run_reports_every_field():
     assert phase["server_rss_kib_connected"] > 0
     assert report["flush_lag_ms"] >= 0  # published by /healthz
     assert phase["stop_killed"] is False
-    assert report["config"]["chargers"] == 200
+    assert report["config"]["chargers"] == 200 and report["config"]["mix"] == "charging"
     assert report["ceiling_ratio"] is None and report["max_calls_per_s"] is None
 
 
@@ -99,6 +99,20 @@ def ceiling_port():
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_idle_mix_sends_only_heartbeats_after_boot():
+    done = run_script(
+        "scripts/bench.py", "--chargers", "100", "--rate", "100", "--duration", "2",
+        "--warmup", "0.5", "--mix", "idle", "--no-ceiling", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["config"]["mix"] == "idle"
+    phase = report["phases"]["csms_open_loop"]
+    assert list(phase["by_action"]) == ["Heartbeat"]
+    assert phase["by_action"]["Heartbeat"]["count"] == phase["completed"] > 0
+    assert report["errors"] == 0
 
 
 def test_closed_loop_against_the_ceiling_server(ceiling_port):
