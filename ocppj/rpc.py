@@ -6,6 +6,9 @@ future of the pending call. Nothing here knows about Tornado or the database.
 ``send`` is called as ``send(text)``, or as ``send(text, action, unique_id)``
 when it accepts three positional arguments, so a logging sender (the charger
 session's) can record which action and message id a frame carries.
+``on_finished(unique_id)``, when given, is called once a sent (or attempted)
+CALL stops being pending, however it ended: reply, timeout, close or
+cancellation; so the session can log a CALL that never got its reply.
 """
 
 from __future__ import annotations
@@ -43,8 +46,13 @@ def _takes_ids(send: Callable[..., Any]) -> bool:
 class OutgoingCalls:
     """Serialises the CALLs we send on one connection and matches their replies."""
 
-    def __init__(self, send: Callable[..., Awaitable[None]]):
+    def __init__(
+        self,
+        send: Callable[..., Awaitable[None]],
+        on_finished: Callable[[str], None] | None = None,
+    ):
         self._send = send
+        self._on_finished = on_finished
         self._send_ids = _takes_ids(send)
         self._turn = asyncio.Lock()
         self._pending: tuple[str, str, asyncio.Future] | None = None
@@ -97,6 +105,8 @@ class OutgoingCalls:
                     return await future
                 finally:
                     self._pending = None
+                    if self._on_finished is not None:
+                        self._on_finished(unique_id)
 
     def resolve(self, reply: frames.CallResult | frames.CallError) -> bool:
         """Hand a reply to the pending call; False when it matches none (late or unknown)."""

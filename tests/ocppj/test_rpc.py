@@ -113,3 +113,29 @@ async def test_close_fails_the_pending_call_and_refuses_new_ones():
     assert calls.closed
     with pytest.raises(ConnectionLost):
         await calls.call("Reset", {"type": "Soft"}, 5)
+
+
+@pytest.mark.gen_test
+async def test_on_finished_is_called_once_per_sent_call_however_it_ends():
+    wire = Wire()
+    finished: list[str] = []
+    calls = OutgoingCalls(wire.send, on_finished=finished.append)
+    answered = asyncio.create_task(calls.call("Reset", {"type": "Soft"}, 5, "a"))
+    await wire.next_call()
+    assert finished == []  # still pending
+    calls.resolve(frames.CallResult("a", {"status": "Accepted"}))
+    await answered
+    assert finished == ["a"]
+    with pytest.raises(TimeoutError):
+        await calls.call("ClearCache", {}, 0.05, "b")
+    assert finished == ["a", "b"]
+    assert (await wire.next_call())[1] == "b"
+    closed = asyncio.create_task(calls.call("Reset", {"type": "Hard"}, 5, "c"))
+    assert (await wire.next_call())[1] == "c"
+    calls.close()
+    with pytest.raises(ConnectionLost):
+        await closed
+    assert finished == ["a", "b", "c"]
+    with pytest.raises(ConnectionLost):
+        await calls.call("Reset", {"type": "Soft"}, 5, "d")  # never sent: not reported
+    assert finished == ["a", "b", "c"]
