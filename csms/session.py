@@ -2,8 +2,10 @@
 
 The transport hands in text frames and gets text frames to send. Incoming
 CALLs are validated, dispatched and answered in order; replies to our own
-CALLs resolve the pending call. Every frame goes to the message log and the
-frame log file.
+CALLs resolve the pending call. Every frame goes to the frame log file at
+once, and to the message log as part of one exchange per document (a CALL
+and its reply, see ``models.messages``): an exchange is held here until its
+reply is sent or received, or until it can no longer come (timeout, close).
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 from csms.actions import CENTRAL_SYSTEM_ACTIONS, CHARGER_ACTIONS
 from csms.context import CallContext, ConnectionState
 from csms.services import Services
-from models.messages import IN, OUT
+from models.messages import IN, OUT, new_exchange, set_reply
 from ocppj import errors, frames
 from ocppj.redaction import redact_frame
 from ocppj.rpc import OutgoingCalls
@@ -39,10 +42,12 @@ class ChargerSession:
         self.services = services
         self._send = send
         self.state = ConnectionState(charger_id)
-        self.outgoing = OutgoingCalls(self.send_logged)
+        self.outgoing = OutgoingCalls(self.send_call, on_finished=self._outgoing_finished)
         self._last_call_id: str | None = None
         self._last_reply: str | None = None
         self.connected_at: datetime | None = None
+        # Exchanges awaiting their reply, by (direction of the CALL, message id).
+        self._open: dict[tuple[str, str | None], dict[str, Any]] = {}
 
     async def open(self) -> dict:
         """Record the connection; create the charger document when the id is new.
@@ -56,54 +61,102 @@ class ChargerSession:
         return doc
 
     async def closed(self) -> None:
-        """The socket is gone: fail our pending call, mark the charger offline."""
+        """The socket is gone: log unanswered exchanges, fail our pending call, mark the
+        charger offline."""
+        for key in list(self._open):
+            self._finish(key)
         self.outgoing.close()
         if self.connected_at is not None:
             await self.services.chargers.disconnected(self.charger_id, utcnow(), self.connected_at)
         self.services.bus.publish("disconnected", self.charger_id)
 
-    async def send_logged(self, text: str, action: str | None = None, unique_id=None) -> None:
-        """Send a frame and log it (with secrets redacted in the log)."""
-        self._log(OUT, redact_frame(action, text), action, unique_id)
+    async def send_call(
+        self, text: str, action: str | None = None, unique_id: str | None = None
+    ) -> None:
+        """Send one of our CALLs (the sender of ``self.outgoing``); its exchange is held
+        until the reply arrives or the call ends without one (secrets redacted in logs)."""
+        logged = self._file(OUT, redact_frame(action, text))
+        exchange = new_exchange(self.charger_id, OUT, logged, utcnow(), action, unique_id)
+        self._hold((OUT, unique_id), exchange)
         await self._send(text)
 
-    def _log(self, direction: str, text: str, action: str | None, unique_id: str | None) -> None:
-        self.services.messages.append(self.charger_id, direction, text, utcnow(), action, unique_id)
+    def _outgoing_finished(self, unique_id: str) -> None:
+        """Our CALL stopped being pending: log it if its reply did not (timeout, cancel)."""
+        self._finish((OUT, unique_id))
+
+    async def _send_reply(self, key: tuple[str, str | None], text: str, action: str | None) -> None:
+        """Send our answer to the held exchange ``key`` and log the exchange with it."""
+        logged = self._file(OUT, redact_frame(action, text))
+        exchange = self._open.pop(key, None)
+        if exchange is not None:  # None: the socket closed first and the CALL was logged alone
+            self.services.messages.record(set_reply(exchange, logged, utcnow()))
+        await self._send(text)
+
+    def _file(self, direction: str, text: str) -> str:
+        """Write a frame to the frame log file (at once, unlike the message log)."""
         if self.services.frame_log is not None:
             self.services.frame_log.write(self.charger_id, direction, text)
+        return text
+
+    def _hold(self, key: tuple[str, str | None], exchange: dict[str, Any]) -> None:
+        """Keep an exchange until its reply; one already held under the key is logged."""
+        self._finish(key)
+        self._open[key] = exchange
+
+    def _finish(self, key: tuple[str, str | None]) -> None:
+        """Log the held exchange ``key`` as it is (without a reply), if still held."""
+        exchange = self._open.pop(key, None)
+        if exchange is not None:
+            self.services.messages.record(exchange)
+
+    def _lone(self, text: str, unique_id: str | None = None, action: str | None = None) -> None:
+        """Log an incoming frame that no reply belongs to."""
+        logged = self._file(IN, text)
+        exchange = new_exchange(self.charger_id, IN, logged, utcnow(), action, unique_id)
+        self.services.messages.record(exchange)
 
     async def on_text(self, text: str) -> None:
         """Handle one text frame from the charger."""
         try:
             frame = frames.parse(text)
         except frames.FrameError as exc:
-            self._log(IN, text, None, None)
-            await self.send_logged(
-                frames.pack_error(exc.unique_id, exc.code, exc.description), None, exc.unique_id
-            )
+            # One exchange: the unreadable frame and our CALLERROR (its id, or "-1").
+            key = (IN, exc.unique_id)
+            logged = self._file(IN, text)
+            self._hold(key, new_exchange(self.charger_id, IN, logged, utcnow(), None, key[1]))
+            reply = frames.pack_error(exc.unique_id, exc.code, exc.description)
+            await self._send_reply(key, reply, None)
             return
         if isinstance(frame, frames.Call):
-            self._log(IN, text, frame.action, frame.unique_id)
-            await self._on_call(frame)
+            await self._on_call(frame, text)
         elif isinstance(frame, frames.Unknown):
-            self._log(IN, text, None, None)
+            self._lone(text)
             kind = repr(frame.message_type)[:40]  # the peer's value: bounded in our log
             log.warning("%s: ignored message type %s", self.charger_id, kind)
         else:
-            outgoing = self.outgoing
-            action = outgoing.pending_action if outgoing.pending_id == frame.unique_id else None
-            self._log(IN, text, action, frame.unique_id)
-            if not outgoing.resolve(frame):
+            logged = self._file(IN, text)
+            exchange = self._open.pop((OUT, frame.unique_id), None)
+            if exchange is None:
+                self._lone(text, frame.unique_id)
+            else:
+                self.services.messages.record(set_reply(exchange, logged, utcnow()))
+            if not self.outgoing.resolve(frame):
                 log.warning("%s: reply %s matches no call", self.charger_id, frame.unique_id)
 
-    async def _on_call(self, call: frames.Call) -> None:
-        if call.unique_id == self._last_call_id and self._last_reply is not None:
-            # The charger resent its last CALL: same reply again, nothing done twice (rule 4).
-            await self.send_logged(self._last_reply, call.action, call.unique_id)
-            return
-        reply = await self.answer(call)
-        self._last_call_id, self._last_reply = call.unique_id, reply
-        await self.send_logged(reply, call.action, call.unique_id)
+    async def _on_call(self, call: frames.Call, text: str) -> None:
+        key = (IN, call.unique_id)
+        logged = self._file(IN, text)
+        self._hold(key, new_exchange(self.charger_id, IN, logged, utcnow(), call.action, key[1]))
+        try:
+            if call.unique_id == self._last_call_id and self._last_reply is not None:
+                # The charger resent its last CALL: same reply again, nothing done twice (rule 4).
+                await self._send_reply(key, self._last_reply, call.action)
+                return
+            reply = await self.answer(call)
+            self._last_call_id, self._last_reply = call.unique_id, reply
+            await self._send_reply(key, reply, call.action)
+        finally:
+            self._finish(key)  # no reply was sent (cancelled): the CALL is logged alone
         await self.services.messages.writer.backpressure()
 
     async def answer(self, call: frames.Call) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models.messages import frames_of
+
 PENDING = "pending"
 
 
@@ -90,8 +92,11 @@ class CommandRepo:
         return await cursor.skip(skip).limit(limit).to_list()
 
     async def frames(self, command: dict[str, Any], slack: float = 60.0) -> list[dict[str, Any]]:
-        """The message-log entries of a command (its CALL and the reply), oldest first.
+        """The logged frames of a command (its CALL, then the reply), oldest first.
 
+        A flat list of ``{charger, ts, direction, action, unique_id, frame}``
+        taken from the command's exchanges (``models.messages.frames_of``); a
+        reply that came after the call had ended is an exchange of its own.
         Served by the ``messages`` index ``charger_ts``: the window is the
         command's lifetime plus ``slack`` seconds (for a late reply). The log
         is written in batches, so flush its writer first for the latest frames.
@@ -103,4 +108,4 @@ class CommandRepo:
             "unique_id": command["_id"],
         }
         cursor = self._messages.find(query).sort([("ts", ASCENDING), ("_id", ASCENDING)])
-        return await cursor.to_list()
+        return [frame for exchange in await cursor.to_list() for frame in frames_of(exchange)]

@@ -1,8 +1,16 @@
-"""The ``messages`` collection: the per-charger OCPP message log.
+"""The ``messages`` collection: the per-charger OCPP message log, one exchange a document.
 
-Every frame in and out is appended through a batch writer. The log is
-bounded: a TTL index expires old entries, and ``prune`` keeps at most
-``max_per_charger`` entries per charger.
+An exchange is a CALL and the reply answering it, or a lone frame that no
+reply belongs to. The document is queued through a batch writer once the
+exchange is complete (or can no longer complete)::
+
+    {charger, ts, direction, action, unique_id, frame, reply: {ts, frame} | None}
+
+``ts``, ``direction`` and ``frame`` are those of the first frame (the CALL);
+``reply`` is the CALLRESULT or CALLERROR answering it, or None when none
+came. One document per exchange halves the inserts (and index updates) of a
+document per frame. The log is bounded: a TTL index expires old exchanges,
+and ``prune`` keeps at most ``max_per_charger`` exchanges per charger.
 """
 
 from __future__ import annotations
@@ -19,8 +27,48 @@ IN = "in"
 OUT = "out"
 
 
+def new_exchange(
+    charger: str,
+    direction: str,
+    frame: str,
+    ts: datetime,
+    action: str | None = None,
+    unique_id: str | None = None,
+) -> dict[str, Any]:
+    """The log document of an exchange that starts with ``frame`` (text as on the wire)."""
+    return {
+        "charger": charger,
+        "ts": ts,
+        "direction": direction,
+        "action": action,
+        "unique_id": unique_id,
+        "frame": frame,
+        "reply": None,
+    }
+
+
+def set_reply(exchange: dict[str, Any], frame: str, ts: datetime) -> dict[str, Any]:
+    """Attach the frame answering the exchange's first frame; returns the exchange."""
+    exchange["reply"] = {"ts": ts, "frame": frame}
+    return exchange
+
+
+def frames_of(exchange: dict[str, Any]) -> list[dict[str, Any]]:
+    """The frames of a stored exchange, oldest first (the CALL, then its reply if any), each
+    as ``{charger, ts, direction, action, unique_id, frame}``; the reply's direction is
+    the opposite of the CALL's."""
+    fields = ("charger", "ts", "direction", "action", "unique_id", "frame")
+    first = {field: exchange.get(field) for field in fields}
+    reply = exchange.get("reply")
+    if not reply:
+        return [first]
+    direction = OUT if first["direction"] == IN else IN
+    return [first, {**first, "ts": reply.get("ts"), "direction": direction,
+                    "frame": reply.get("frame")}]  # fmt: skip
+
+
 class MessageLog:
-    """Appends frames to the log and reads them back."""
+    """Stores exchanges (a frame and its reply) and reads them back."""
 
     def __init__(self, db: AsyncDatabase, writer: BatchInserter, max_per_charger: int = 10_000):
         self._coll = db.messages
@@ -28,30 +76,13 @@ class MessageLog:
         self.max_per_charger = max_per_charger
         self._touched: set[str] = set()
 
-    def append(
-        self,
-        charger: str,
-        direction: str,
-        frame: str,
-        ts: datetime,
-        action: str | None = None,
-        unique_id: str | None = None,
-    ) -> None:
-        """Queue one frame (as the text that crossed the wire)."""
-        self.writer.add(
-            {
-                "charger": charger,
-                "ts": ts,
-                "direction": direction,
-                "action": action,
-                "unique_id": unique_id,
-                "frame": frame,
-            }
-        )
-        self._touched.add(charger)
+    def record(self, exchange: dict[str, Any]) -> None:
+        """Queue one finished exchange (built by ``new_exchange``) for the batch writer."""
+        self.writer.add(exchange)
+        self._touched.add(exchange["charger"])
 
     async def recent(self, charger: str, limit: int = 50, skip: int = 0) -> list[dict[str, Any]]:
-        """The newest entries of a charger first."""
+        """The newest exchanges of a charger first."""
         await self.writer.flush()
         cursor = (
             self._coll.find({"charger": charger})
@@ -62,11 +93,11 @@ class MessageLog:
         return await cursor.to_list()
 
     async def count(self, charger: str) -> int:
-        """How many entries a charger has."""
+        """How many exchanges a charger has."""
         return await self._coll.count_documents({"charger": charger})
 
     async def prune(self) -> int:
-        """Trim chargers that logged since the last prune to ``max_per_charger`` entries."""
+        """Trim chargers that logged since the last prune to ``max_per_charger`` exchanges."""
         touched, self._touched = self._touched, set()
         removed = 0
         for charger in touched:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -116,12 +117,18 @@ async def test_full_session_is_stored(ws_url, services, db):
             "value": 7200.0,
         },
     ]  # fmt: skip
+    # One message-log exchange per CALL: the charger's frame and, as its reply, our CALLRESULT.
+    logged = await db.messages.find({"charger": "CP1"}).sort([("ts", 1), ("_id", 1)]).to_list()
     actions = [
-        (m["direction"], m["action"])
-        for m in await db.messages.find({"charger": "CP1"}).sort("ts", 1).to_list()
-    ]
-    assert actions[:2] == [("in", "BootNotification"), ("out", "BootNotification")]
-    assert len(actions) == 16
+        "BootNotification", "Heartbeat", "StatusNotification", "Authorize",
+        "StartTransaction", "StatusNotification", "MeterValues", "StopTransaction",
+    ]  # fmt: skip
+    assert [(m["direction"], m["action"]) for m in logged] == [("in", a) for a in actions]
+    for m in logged:
+        sent, answer = json.loads(m["frame"]), json.loads(m["reply"]["frame"])
+        assert sent[:3] == [2, m["unique_id"], m["action"]]
+        assert answer[:2] == [3, m["unique_id"]]
+        assert m["ts"] <= m["reply"]["ts"]
 
     disconnected = await wait_for(lambda: _connected_is(db, "CP1", False))
     assert disconnected

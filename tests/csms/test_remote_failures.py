@@ -4,6 +4,7 @@ CALLERROR, an invalid reply, a disconnect while waiting, and calls that must que
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from ocpp.exceptions import NotSupportedError
@@ -158,13 +159,13 @@ async def test_two_concurrent_requests_are_serialized_and_both_answered(
     await services.flush()
     ids = [reset.command_id, cache.command_id]
     logged = await db.messages.find({"unique_id": {"$in": ids}}).sort("_id", 1).to_list()
-    order = [(m["direction"], m["unique_id"]) for m in logged]
+    # One exchange per call (CALL and reply); the second CALL left after the first reply.
+    order = [(m["direction"], m["unique_id"], json.loads(m["reply"]["frame"])) for m in logged]
     assert order == [
-        ("out", first.command_id),
-        ("in", first.command_id),
-        ("out", second.command_id),
-        ("in", second.command_id),
+        ("out", first.command_id, [3, first.command_id, {"status": "Accepted"}]),
+        ("out", second.command_id, [3, second.command_id, {"status": "Accepted"}]),
     ]
+    assert logged[0]["reply"]["ts"] <= logged[1]["ts"]
 
 
 @pytest.mark.gen_test(timeout=20)

@@ -179,10 +179,10 @@ async def test_unknown_tag_with_require_rfid_is_refused(
     ]  # fmt: skip
     assert calls[4][1] == {"idTag": "NOSUCHTAG"}
     assert (calls[5][1]["connectorId"], calls[5][1]["status"]) == (1, "Available")
-    reply = await db.messages.find_one(
-        {"charger": "RF1", "direction": "out", "action": "Authorize"}
+    exchange = await db.messages.find_one(
+        {"charger": "RF1", "direction": "in", "action": "Authorize"}
     )
-    assert json.loads(reply["frame"])[2] == {"idTagInfo": {"status": "Invalid"}}
+    assert json.loads(exchange["reply"]["frame"])[2] == {"idTagInfo": {"status": "Invalid"}}
 
 
 @pytest.mark.gen_test(timeout=30)
