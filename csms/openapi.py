@@ -94,14 +94,23 @@ def _schemas() -> dict[str, Any]:
         "landing_page": {"type": "string", "format": "uri"},
         "log_page": {"type": "string", "format": "uri"},
     }  # fmt: skip
-    message = _obj({
-        "ts": DATETIME, "direction": {"enum": ["in", "out"]}, "action": _null("string"),
-        "unique_id": _null("string"), "frame": {"type": "string", "description": "raw text"},
+    reply = _obj({
+        "ts": DATETIME,
+        "frame": {"type": "string", "description": "raw text of the CALLRESULT or CALLERROR"},
     })  # fmt: skip
+    message = _obj({
+        "ts": {**DATETIME, "description": "when the first frame crossed the wire"},
+        "direction": {"enum": ["in", "out"], "description": "of the first frame"},
+        "action": _null("string"), "unique_id": _null("string"),
+        "frame": {"type": "string", "description": "raw text of the first frame (the CALL)"},
+        "reply": {"anyOf": [reply, {"type": "null"}],
+                  "description": "the frame answering it; null when none came"},
+    }, description="One exchange: a frame and the reply answering it.")  # fmt: skip
     detail_props = {
         **charger_props, "config": {"type": "object"}, "last_path": _null("string"),
         "created": NULL_DATETIME, "updated": NULL_DATETIME,
-        "messages": {"type": "array", "items": _ref("Message"), "description": "newest first"},
+        "messages": {"type": "array", "items": _ref("Message"),
+                     "description": "exchanges, newest first"},
     }  # fmt: skip
     meter_value = _obj({
         "ts": DATETIME, "charger": {"type": "string"}, "connector": _null("integer"),
@@ -257,7 +266,7 @@ def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
             "operationId": "getCharger", "tags": ["chargers"],
             "summary": "One charger, its configuration and its recent message log",
             "parameters": [_query("log_limit", {"type": "integer", "minimum": 1, "maximum": 500,
-                                                "default": 50}, "how many messages")],
+                                                "default": 50}, "how many exchanges")],
             "responses": {**_ok(_ref("ChargerDetail")), **_errors("400", "401", "404")},
         }},
         ACTION_PATH: {"parameters": [_CID], "post": {

@@ -60,7 +60,8 @@ class ChargerHandler(ChargerAPIHandler):
     """``GET /ocpp/chargers/<cid>/``: one charger and its recent message log."""
 
     async def get(self, cid: str) -> None:
-        """The charger's state, configuration and newest messages first (``log_limit``)."""
+        """The charger's state, configuration and newest message-log exchanges first
+        (``log_limit``)."""
         limit = query_int(
             self, "log_limit", minimum=1, maximum=MAX_LOG_LIMIT, default=DEFAULT_LOG_LIMIT
         )

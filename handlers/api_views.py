@@ -89,13 +89,16 @@ def charger_view(
 
 
 def message_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """One entry of the OCPP message log (the frame as the text that crossed the wire)."""
+    """One exchange of the OCPP message log: the first frame (a CALL, as the text that
+    crossed the wire) and ``reply`` (``{ts, frame}`` of its answer, or None)."""
+    reply = doc.get("reply")
     return {
         "ts": doc.get("ts"),
         "direction": doc.get("direction"),
         "action": doc.get("action"),
         "unique_id": doc.get("unique_id"),
         "frame": doc.get("frame"),
+        "reply": {"ts": reply.get("ts"), "frame": reply.get("frame")} if reply else None,
     }
 
 

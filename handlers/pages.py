@@ -117,7 +117,8 @@ class QRCodeHandler(BaseHandler):
 
 
 class MessageLogHandler(PageHandler):
-    """``GET /ocpp/log/<cid>/``: the stored message exchange, newest first, paginated.
+    """``GET /ocpp/log/<cid>/``: the stored exchanges (a frame and its reply), newest first,
+    paginated.
 
     404 when the charger is unknown *and* nothing is logged for its id; when the
     charger document is gone but messages remain, they are shown with a note.
@@ -125,7 +126,7 @@ class MessageLogHandler(PageHandler):
 
     @tornado.web.authenticated
     async def get(self, cid: str) -> None:
-        """One page of frames, every one escaped."""
+        """One page of exchanges, every frame escaped."""
         page = page_number(self)
         charger = await self.services.chargers.get(cid)
         messages = await self.services.messages.recent(

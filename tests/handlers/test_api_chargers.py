@@ -10,6 +10,7 @@ from urllib.parse import quote
 import pytest
 from ocpp.v16 import call as ocpp_call
 
+from ocppj.frames import pack_result
 from tests.charge_points import ocpp_charge_point, raw_charger
 from tests.handlers.test_api_support import assert_error, call, data
 
@@ -112,19 +113,27 @@ async def test_a_connected_charger_shows_its_live_state(http_url, ws_url, auth_h
 async def test_detail_has_the_message_log_newest_first(http_url, ws_url, auth_headers):
     boot = {"chargePointVendor": "V", "chargePointModel": "M"}
     async with raw_charger(ws_url("/CP1/")) as cp:
-        await cp.boot()
-        await cp.call("hb1", "Heartbeat", {})
+        boot_reply = await cp.boot()
+        hb_reply = await cp.call("hb1", "Heartbeat", {})
     response = await call(http_url, "/ocpp/chargers/CP1/", headers=auth_headers)
     body = data(response)
     assert body["id"] == "CP1" and body["config"] == {} and body["last_path"] == "/CP1/"
     assert body["created"].endswith("Z") and body["updated"].endswith("Z")
-    messages = body["messages"]
-    assert [(m["direction"], m["unique_id"]) for m in messages] == [
-        ("out", "hb1"), ("in", "hb1"), ("out", "boot"), ("in", "boot")
-    ]  # fmt: skip
-    assert messages[3]["action"] == "BootNotification"
-    assert json.loads(messages[3]["frame"]) == [2, "boot", "BootNotification", boot]
-    assert messages[2]["frame"].startswith('[3,"boot",')
+    # One entry per exchange: the charger's CALL and, in ``reply``, our answer.
+    heartbeat, booting = body["messages"]
+    assert booting == {
+        "ts": booting["ts"], "direction": "in", "action": "BootNotification",
+        "unique_id": "boot", "frame": json.dumps([2, "boot", "BootNotification", boot]),
+        "reply": {"ts": booting["reply"]["ts"], "frame": pack_result("boot", boot_reply[2])},
+    }  # fmt: skip
+    assert heartbeat == {
+        "ts": heartbeat["ts"], "direction": "in", "action": "Heartbeat", "unique_id": "hb1",
+        "frame": '[2, "hb1", "Heartbeat", {}]',
+        "reply": {"ts": heartbeat["reply"]["ts"],
+                  "frame": pack_result("hb1", hb_reply[2])},
+    }  # fmt: skip
+    stamps = [booting["ts"], booting["reply"]["ts"], heartbeat["ts"], heartbeat["reply"]["ts"]]
+    assert stamps == sorted(stamps) and all(ts.endswith("Z") for ts in stamps)
     assert body["last_heartbeat"] is not None
 
     limited = data(await call(http_url, "/ocpp/chargers/CP1/?log_limit=1", headers=auth_headers))
