@@ -103,6 +103,10 @@ def add_security_args(parser: argparse.ArgumentParser) -> None:
         help="register unknown charger ids when they connect (else 404 and listed)",
     )  # fmt: skip
     parser.add_argument(
+        "--uvloop", action=argparse.BooleanOptionalAction, default=env_flag("CSMS_UVLOOP", True),
+        help="run on uvloop's event loop when it is installed (~10%% less CPU per message)",
+    )  # fmt: skip
+    parser.add_argument(
         "--behind-proxy", action=argparse.BooleanOptionalAction,
         default=env_flag("CSMS_BEHIND_PROXY", False),
         help="trust X-Forwarded-For/X-Real-Ip/X-Forwarded-Proto (only behind your own proxy)",
@@ -271,6 +275,7 @@ async def serve(args: argparse.Namespace) -> int:
     server = Server(args)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    log.info("event loop: %s", type(loop).__module__.split(".")[0])
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
@@ -288,12 +293,24 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_loop(main_coro, use_uvloop: bool) -> int:
+    """Run the server's coroutine on uvloop when asked for and installed, else asyncio's loop."""
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            log.info("uvloop is not installed: asyncio's event loop")
+        else:
+            return uvloop.run(main_coro)
+    return asyncio.run(main_coro)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
     listener = start_logging(Path(args.data_dir) / "logs", args.log_level.upper())
     try:
-        return asyncio.run(serve(args))
+        return run_loop(serve(args), args.uvloop)
     finally:
         listener.stop()
 

@@ -86,6 +86,7 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
     assert not port_open(uri)
     frames_log = (tmp_path / "logs" / "ocpp-frames.log").read_text()
     assert 'SRV1 in [2,"b","BootNotification"' in frames_log
+    assert " INFO csms.server event loop: uvloop\n" in (tmp_path / "logs" / "csms.log").read_text()
     assert 'SRV1 out [3,"b",{"status":"Accepted"' in frames_log
     assert (tmp_path / "db").is_dir()
 
@@ -101,6 +102,18 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
         assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 2"
     finally:
         assert stop(process) == 0
+
+
+def test_no_uvloop_runs_on_asyncio_loop(tmp_path):
+    process, port = start_server(tmp_path, "--no-uvloop")
+    try:
+        wait_listening(process)
+        assert asyncio.run(boot_and_wait_close(port, process)) == 1001
+        assert process.wait(20) == 0
+    finally:
+        stop(process)
+    log_text = (tmp_path / "logs" / "csms.log").read_text()
+    assert " INFO csms.server event loop: asyncio\n" in log_text
 
 
 def test_unreachable_database_is_one_line_and_exit_2(tmp_path):
