@@ -10,7 +10,8 @@ exchange is complete (or can no longer complete)::
 ``reply`` is the CALLRESULT or CALLERROR answering it, or None when none
 came. One document per exchange halves the inserts (and index updates) of a
 document per frame. The log is bounded: a TTL index expires old exchanges,
-and ``prune`` keeps at most ``max_per_charger`` exchanges per charger.
+and ``prune`` trims a charger to its newest ``max_per_charger`` exchanges once it logged
+a tenth of that since its last check.
 """
 
 from __future__ import annotations
@@ -74,12 +75,16 @@ class MessageLog:
         self._coll = db.messages
         self.writer = writer
         self.max_per_charger = max_per_charger
-        self._touched: set[str] = set()
+        # A charger is checked once it logged a tenth of the bound since its last check,
+        # so a prune pass costs one query per busy charger, not one per charger.
+        self.check_every = max(1, max_per_charger // 10)
+        self._since_check: dict[str, int] = {}
 
     def record(self, exchange: dict[str, Any]) -> None:
         """Queue one finished exchange (built by ``new_exchange``) for the batch writer."""
         self.writer.add(exchange)
-        self._touched.add(exchange["charger"])
+        charger = exchange["charger"]
+        self._since_check[charger] = self._since_check.get(charger, 0) + 1
 
     async def recent(self, charger: str, limit: int = 50, skip: int = 0) -> list[dict[str, Any]]:
         """The newest exchanges of a charger first."""
@@ -97,10 +102,17 @@ class MessageLog:
         return await self._coll.count_documents({"charger": charger})
 
     async def prune(self) -> int:
-        """Trim chargers that logged since the last prune to ``max_per_charger`` exchanges."""
-        touched, self._touched = self._touched, set()
+        """Trim each charger that logged ``check_every`` exchanges since it was last checked
+        to its newest ``max_per_charger``; return how many were removed.
+
+        A charger therefore holds at most ``max_per_charger + check_every`` exchanges
+        between passes (a tenth more than the bound).
+        """
+        due = [c for c, n in self._since_check.items() if n >= self.check_every]
+        for charger in due:
+            del self._since_check[charger]
         removed = 0
-        for charger in touched:
+        for charger in due:
             cursor = (
                 self._coll.find({"charger": charger}, {"ts": 1})
                 .sort([("ts", DESCENDING), ("_id", DESCENDING)])

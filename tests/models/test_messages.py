@@ -54,3 +54,24 @@ async def test_recent_count_and_prune_are_in_exchanges(db):
     assert [doc["unique_id"] for doc in await log.recent("CP1")] == ["h4", "h3", "h2"]
     assert await log.count("OTHER") == 1
     assert await log.prune() == 0  # nothing logged since
+
+
+@pytest.mark.gen_test
+async def test_prune_checks_only_chargers_that_logged_a_tenth_of_the_bound(db):
+    log = MessageLog(db, BatchInserter(db.messages, interval=60), max_per_charger=20)
+    assert log.check_every == 2
+    for n in range(23):
+        log.record(heartbeat(n))
+    log.record(heartbeat(50, charger="QUIET"))
+    await log.writer.flush()
+    assert await log.prune() == 3  # QUIET (one exchange) is not even queried
+    assert await log.count("CP1") == 20
+    log.record(heartbeat(30))
+    await log.writer.flush()
+    assert await log.prune() == 0  # one exchange since the check: below check_every
+    assert await log.count("CP1") == 21  # within the bound plus a tenth
+    log.record(heartbeat(31))
+    await log.writer.flush()
+    assert await log.prune() == 2
+    assert [doc["unique_id"] for doc in await log.recent("CP1", limit=1)] == ["h31"]
+    assert await log.count("CP1") == 20
