@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -31,6 +32,7 @@ from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from models.migrations import migrate
 
 log = logging.getLogger("csms.server")
+FULL_GC_AFTER = 1000  # generation-1 passes before a full one is considered (Python's: 10)
 
 EXIT_STARTUP = 2
 
@@ -284,6 +286,7 @@ async def serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         await server.stop()
         return EXIT_STARTUP
+    tune_gc()
     print(f"CSMS listening on {base_url(args)}/", flush=True)
     if args.tls_port:
         print(f"CSMS listening on https://{args.host}:{args.tls_port}/", flush=True)
@@ -291,6 +294,21 @@ async def serve(args: argparse.Namespace) -> int:
     log.info("shutting down")
     await server.stop()
     return 0
+
+
+def tune_gc() -> None:
+    """Keep the cyclic garbage collector's full passes rare (call once the server is up).
+
+    A full pass walks every tracked object: with 10,000 charger connections that
+    stalled the event loop ~0.5 s every minute or so (measured), for garbage that
+    reference counting frees anyway. Objects alive at startup (modules, schemas, the
+    application) are frozen out of all passes; young generations are collected as
+    usual, so short-lived cycles still go at once.
+    """
+    gc.collect()
+    gc.freeze()
+    gen0, gen1, _ = gc.get_threshold()
+    gc.set_threshold(gen0, gen1, FULL_GC_AFTER)
 
 
 def run_loop(main_coro, use_uvloop: bool) -> int:

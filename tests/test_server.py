@@ -116,6 +116,21 @@ def test_no_uvloop_runs_on_asyncio_loop(tmp_path):
     assert " INFO csms.server event loop: asyncio\n" in log_text
 
 
+def test_tune_gc_freezes_startup_objects_and_makes_full_passes_rare():
+    import gc
+
+    import server
+
+    before = gc.get_threshold()
+    try:
+        server.tune_gc()
+        assert gc.get_threshold() == (before[0], before[1], server.FULL_GC_AFTER)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+
+
 def test_unreachable_database_is_one_line_and_exit_2(tmp_path):
     process, _ = start_server(tmp_path, "--mongodb-uri", "mongodb://127.0.0.1:1/")
     _, err = process.communicate(timeout=30)
