@@ -1,5 +1,11 @@
 """What maintenance scripts share: finding the database of a running or stopped CSMS,
-and running one job on it with the house's exit codes."""
+and running one job on it with the house's exit codes.
+
+A data dir has a database when a server started there once (it keeps its
+embedded database in ``<data dir>/db``) or when a running server published
+its URI in ``<data dir>/mongodb.uri``. Scripts never create a database: a
+wrong or mistyped --data-dir is an error, not a new empty database.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +26,15 @@ from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, read_uri  #
 
 EXIT_REFUSED = 1
 EXIT_NO_DATABASE = 2
+STORAGE_DIR = "db"  # where EmbeddedDatabase keeps its data inside the data dir
 
 
 class ScriptError(Exception):
     """The request was refused (bad input, conflict): one line, exit code 1."""
+
+
+class NoDatabase(Exception):
+    """The data dir holds no database and no running server published one: exit code 2."""
 
 
 def add_database_options(parser) -> None:
@@ -34,12 +45,20 @@ def add_database_options(parser) -> None:
 
 class DatabaseLocation:
     """The URI to use: given, published by a running server, or a temporary embedded server
-    started on the data dir (stopped by ``close``)."""
+    started on the data dir's existing database (stopped by ``close``).
+
+    Raises NoDatabase, before anything is written, when the data dir has neither.
+    """
 
     def __init__(self, data_dir: str, uri: str | None):
         self.embedded: EmbeddedDatabase | None = None
         self.uri = uri or read_uri(data_dir)
         if self.uri is None:
+            if not (Path(data_dir) / STORAGE_DIR).is_dir():
+                raise NoDatabase(
+                    f"no database at {os.path.abspath(data_dir)}: start the server once with "
+                    "this --data-dir, or pass --mongodb-uri"
+                )
             self.embedded = EmbeddedDatabase(data_dir, write_uri_file=False)
             self.uri = self.embedded.start()
 
@@ -54,7 +73,7 @@ def run_on_database(args, job: Callable[[AsyncDatabase], Awaitable[list[str]]]) 
     print the lines it returns. Exit code 0, 1 (ScriptError) or 2 (no database)."""
     try:
         location = DatabaseLocation(args.data_dir, args.mongodb_uri)
-    except EmbeddedDatabaseError as exc:
+    except (NoDatabase, EmbeddedDatabaseError) as exc:
         return fail(exc, EXIT_NO_DATABASE)
 
     async def session() -> list[str]:

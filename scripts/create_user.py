@@ -2,6 +2,9 @@
 
 python scripts/create_user.py USERNAME [--password PW | reads CSMS_USER_PASSWORD or asks]
                               [--reset-password] [--data-dir D | --mongodb-uri URI]
+
+The password is --password, else the CSMS_USER_PASSWORD environment variable, else
+asked on the terminal; when stdin is not a terminal one of the first two is required.
 """
 
 from __future__ import annotations
@@ -20,17 +23,25 @@ MIN_PASSWORD = 8
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; 0 on success, 1 on a refused request, 2 when the database is unreachable."""
+    """Entry point; 0 on success, 1 on a refused request, 2 when there is no database or it
+    is unreachable."""
     parser = argparse.ArgumentParser(description="create an operator account")
     parser.add_argument("username")
-    parser.add_argument("--password", default=os.environ.get("CSMS_USER_PASSWORD"))
+    parser.add_argument(
+        "--password", default=os.environ.get("CSMS_USER_PASSWORD"),
+        help="else $CSMS_USER_PASSWORD, else asked (required when stdin is not a terminal)",
+    )  # fmt: skip
     parser.add_argument("--reset-password", action="store_true")
     add_database_options(parser)
     args = parser.parse_args(argv)
     password = args.password
     if password is None:
         if not sys.stdin.isatty():
-            return fail("give --password or CSMS_USER_PASSWORD", EXIT_REFUSED)
+            return fail(
+                "no password: stdin is not a terminal, so give --password or set "
+                "CSMS_USER_PASSWORD",
+                EXIT_REFUSED,
+            )
         password = getpass.getpass("Password: ")
     if len(password) < MIN_PASSWORD:
         return fail(f"the password needs at least {MIN_PASSWORD} characters", EXIT_REFUSED)

@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench_proc import core_ticks, cpu_seconds, descendants
+from bench.proc import core_ticks, cpu_seconds, descendants
 
 MAX_ERROR_EXAMPLES = 5
 
@@ -33,15 +33,31 @@ class Window:
 
 @dataclass
 class Stats:
-    """Everything the chargers record."""
+    """Everything the chargers record.
+
+    Two rules, one per question. Throughput: a CALL is *completed* when its reply
+    arrived in the window (``completed_by_action``; ``completed`` is their sum).
+    Latency: of every CALL scheduled (or sent) in the window, whenever its reply
+    came, plus the waits of the window's slots never sent (``unsent_waits``).
+    """
 
     window: Window | None = None
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    completed: int = 0
+    completed_by_action: Counter = field(default_factory=Counter)
+    unsent_waits: list[float] = field(default_factory=list)
     late: int = 0
-    unsent: int = 0
     errors: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
+
+    @property
+    def completed(self) -> int:
+        """CALLs whose reply arrived in the window."""
+        return sum(self.completed_by_action.values())
+
+    @property
+    def unsent(self) -> int:
+        """Slots of the window that were never sent."""
+        return len(self.unsent_waits)
 
     def error(self, kind: str, text: str) -> None:
         """Count an error; keep the first few descriptions."""
@@ -55,9 +71,13 @@ class Stats:
         if window is None:
             return
         if window.start <= done <= window.end:
-            self.completed += 1
+            self.completed_by_action[action] += 1
         if window.start <= since < window.end:
             self.latencies[action].append(done - since)
+
+    def record_unsent(self, waited: float) -> None:
+        """A slot of the window never sent; it had waited ``waited`` s (a lower bound)."""
+        self.unsent_waits.append(waited)
 
 
 def _snapshot(server_pid: int | None, db_pids: list[int]) -> dict[str, Any]:
@@ -90,9 +110,20 @@ def _pct(cpu_delta: float | None, elapsed: float) -> float | None:
     return None if cpu_delta is None else round(100.0 * cpu_delta / elapsed, 1)
 
 
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1e3, 2)
+
+
 def summarize(stats: Stats, args: argparse.Namespace, cpu: tuple[dict, dict], extra: dict) -> dict:
-    """The JSON-ready result of one load run."""
-    all_latencies = sorted(x for values in stats.latencies.values() for x in values)
+    """The JSON-ready result of one load run.
+
+    ``by_action`` splits ``completed`` by action: its counts add up to it. Its
+    latencies are those of ``latency_ms`` (CALLs scheduled in the window), split
+    by action; None for an action none of whose CALLs was scheduled in it.
+    """
+    all_latencies = sorted(
+        [x for values in stats.latencies.values() for x in values] + stats.unsent_waits
+    )
     first, last = cpu
     elapsed = last["t"] - first["t"]
     deltas = {
@@ -100,13 +131,13 @@ def summarize(stats: Stats, args: argparse.Namespace, cpu: tuple[dict, dict], ex
         for key in ("server", "db", "self")
     }
     by_action = {}
-    for action, values in sorted(stats.latencies.items()):
-        ordered = sorted(values)
+    for action in sorted(stats.completed_by_action.keys() | stats.latencies.keys()):
+        ordered = sorted(stats.latencies.get(action, ()))
         by_action[action] = {
-            "count": len(ordered),
-            "p50_ms": round(percentile(ordered, 0.5) * 1e3, 2),
-            "p99_ms": round(percentile(ordered, 0.99) * 1e3, 2),
-            "max_ms": round(ordered[-1] * 1e3, 2) if ordered else 0.0,
+            "count": stats.completed_by_action[action],
+            "p50_ms": _ms(percentile(ordered, 0.5) if ordered else None),
+            "p99_ms": _ms(percentile(ordered, 0.99) if ordered else None),
+            "max_ms": _ms(ordered[-1] if ordered else None),
         }
     cores = {}
     for cpu, (busy, total) in last["cores"].items():

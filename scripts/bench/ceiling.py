@@ -6,7 +6,7 @@ speaks the same transport as the CSMS (Tornado, one asyncio loop, subprotocol
 ``ocpp1.6``, Nagle off, no compression), so the ratio between the two shows
 what the OCPP work costs.
 
-    python scripts/bench_ceiling.py --host 127.0.0.1 --port 8001
+    python scripts/bench/ceiling.py --host 127.0.0.1 --port 8001
 """
 
 from __future__ import annotations

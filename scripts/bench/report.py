@@ -85,8 +85,10 @@ def format_table(report: dict) -> str:
         )
     for name in names:
         actions = phases[name]["by_action"]
-        parts = [f"{a} {v['p99_ms']:g} ({v['count']:,})" for a, v in actions.items()]
-        lines.append(f"p99 ms by action, {name.replace('_', ' ')}: " + ", ".join(parts))
+        parts = [f"{a} {_cell(v['p99_ms'], 2)} ({v['count']:,})" for a, v in actions.items()]
+        lines.append(
+            f"by action, p99 ms (CALLs completed), {name.replace('_', ' ')}: " + ", ".join(parts)
+        )
     if report["ceiling_ratio"] is not None:
         lines.append(
             f"CSMS / ceiling (closed loop): {report['max_calls_per_s']:,.0f} / "

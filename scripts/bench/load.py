@@ -23,7 +23,8 @@ transaction): many connections, light traffic. Only the
 window ``[t0 + warmup, t0 + warmup + duration)`` is measured; every error
 (CALLERROR, timeout, disconnect) counts, warm-up and ramp included.
 
-Run by ``scripts/bench.py``; it prints one JSON object on stdout.
+Run by ``scripts/bench.py`` as ``python scripts/bench/load.py``; it prints one JSON
+object on stdout.
 """
 
 from __future__ import annotations
@@ -35,13 +36,20 @@ import math
 import random
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
+if not __package__:  # run as a file: import bench.* from scripts/, not this folder's modules
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if not p or Path(p).resolve() != _HERE]
+    sys.path.insert(0, str(_HERE.parent))
+
 import orjson
-from bench_proc import pin_self, raise_nofile_limit, rss_kib
-from bench_stats import Stats, Window, sample_window, summarize
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+from bench.proc import pin_self, raise_nofile_limit, rss_kib
+from bench.stats import Stats, Window, sample_window, summarize
 
 HEARTBEAT_SHARE = 0.05
 STOP_SHARE = 0.005  # each Stop is followed by a Start: ~1% of CALLs are the pairs
@@ -241,8 +249,7 @@ class Charger:
         now = loop.time()
         for _ in range(max(0, math.ceil((window.end - slot) / period))):
             if slot >= window.start:  # scheduled in the window, never sent: a lower bound
-                stats.unsent += 1
-                stats.latencies["(unsent)"].append(now - slot)
+                stats.record_unsent(now - slot)
             slot += period
 
     async def run_closed(self, window: Window) -> None:
