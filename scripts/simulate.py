@@ -4,7 +4,9 @@
         --interval 5 --kwh-max 10 [--repeat] [--rfid TAG]
 
 Charger ids are the prefix and a number (SIM01..SIM50). A progress line
-shows sessions, kWh and errors. Ctrl-C (or SIGTERM) stops every simulator,
+shows sessions, kWh and errors: on a terminal it is rewritten in place every
+second, otherwise (a log, a pipe) a new line is printed every 10 seconds;
+--progress sets the interval. Ctrl-C (or SIGTERM) stops every simulator,
 each ending its session with a StopTransaction, and exits 0. Without
 --repeat the command ends when every simulator has done its session: exit 0,
 or 1 when a simulator ended in error. Bad arguments: one line on stderr, exit 2.
@@ -24,6 +26,10 @@ from simulator import ConfigError, SimulatorFleet
 EXIT_OK = 0
 EXIT_ERRORS = 1
 EXIT_USAGE = 2
+
+# Seconds between progress lines without --progress.
+TTY_PROGRESS = 1.0  # the line is rewritten in place
+LOG_PROGRESS = 10.0  # every line stays: fewer of them
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -52,7 +58,11 @@ def build_parser() -> OneLineParser:
     add("--password", default=None, help="HTTP Basic password (username: the charger id)")
     add("--cafile", default=None, help="CA bundle to verify a wss:// server")
     add("--ramp", type=float, default=0.0, help="seconds between starting two simulators")
-    add("--progress", type=float, default=1.0, help="seconds between progress lines")
+    progress_help = (
+        "seconds between progress lines"
+        f" (default: {TTY_PROGRESS:g} on a terminal, {LOG_PROGRESS:g} otherwise)"
+    )
+    add("--progress", type=float, default=None, help=progress_help)
     add("--stop-timeout", type=float, default=10.0, help="seconds to wait for a clean stop")
     add("--seed", type=int, default=None, help="random seed (reproducible session energies)")
     add("--log-level", default="ERROR", help="logging level (DEBUG, INFO, WARNING, ERROR)")
@@ -63,7 +73,7 @@ def make_fleet(args: argparse.Namespace, parser: OneLineParser) -> SimulatorFlee
     """The fleet the arguments describe; a bad value is a usage error."""
     if args.count < 1:
         parser.error("--count must be at least 1")
-    if args.progress <= 0:
+    if args.progress is not None and args.progress <= 0:
         parser.error("--progress must be greater than 0")
     if args.ramp < 0 or args.stop_timeout <= 0:
         parser.error("--ramp must not be negative and --stop-timeout must be positive")
@@ -80,6 +90,14 @@ def make_fleet(args: argparse.Namespace, parser: OneLineParser) -> SimulatorFlee
         )  # fmt: skip
     except ConfigError as exc:
         parser.error(str(exc))
+
+
+def progress_interval(requested: float | None, tty: bool) -> float:
+    """Seconds between progress lines: ``requested`` (--progress) when given, else one
+    second on a terminal and ten seconds otherwise, so a log is not flooded."""
+    if requested is not None:
+        return requested
+    return TTY_PROGRESS if tty else LOG_PROGRESS
 
 
 class Progress:
@@ -113,16 +131,19 @@ async def run(args: argparse.Namespace, fleet: SimulatorFleet, out: TextIO) -> i
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, interrupted.set)
     progress = Progress(out)
+    interval = progress_interval(args.progress, progress.tty)
     stop_wait = asyncio.create_task(interrupted.wait())
     starting = asyncio.create_task(fleet.start(args.ramp))
     finished: asyncio.Task | None = None
+    # Lines keep to this schedule, whatever else wakes the loop (the end of the start).
+    next_line = loop.time() + interval
     try:
         while True:
             if finished is None and starting.done():
                 finished = asyncio.create_task(fleet.wait())
             await asyncio.wait(
                 [stop_wait, finished or starting],
-                timeout=args.progress,
+                timeout=max(0.0, next_line - loop.time()),
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if interrupted.is_set():
@@ -133,7 +154,9 @@ async def run(args: argparse.Namespace, fleet: SimulatorFleet, out: TextIO) -> i
             if finished is not None and finished.done():
                 progress.show(fleet, final=True)
                 return EXIT_ERRORS if fleet.errors() else EXIT_OK
-            progress.show(fleet)
+            if loop.time() >= next_line:
+                progress.show(fleet)
+                next_line = loop.time() + interval
     finally:
         for task in (stop_wait, starting, finished):
             if task is not None:

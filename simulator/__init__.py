@@ -1,11 +1,13 @@
 """The charge point simulator: a simulated OCPP 1.6J charge point built on ``ocppj``.
 
-import asyncio
-from simulator import SimulatorConfig, ChargePointSimulator
+    import asyncio
+    from simulator import SimulatorConfig, ChargePointSimulator
 
-config = SimulatorConfig(host="127.0.0.1", ws_port=8000, cp_path="SIM1/")
-sim = ChargePointSimulator(config)
-asyncio.run(sim._run_session())
+    config = SimulatorConfig(host="127.0.0.1", ws_port=8000, cp_path="SIM1/")
+    sim = ChargePointSimulator(config)
+    asyncio.run(sim.run_session())
+
+``sim._run_session()`` is the same coroutine (the name the original README uses).
 """
 
 from simulator.charge_point import ChargePointSimulator

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 MAX_CHARGER_ID = 48
+# kwh_min when none is given (lowered to kwh_max when that is smaller).
+DEFAULT_KWH_MIN = 1.0
 
 
 class ConfigError(ValueError):
@@ -27,7 +29,9 @@ class SimulatorConfig:
     The WebSocket URL is ``ws://host:ws_port/cp_path`` (``wss://`` with ``tls``);
     the last segment of ``cp_path`` is the charger id. One charging session
     delivers a random amount of energy between ``kwh_min`` and ``kwh_max`` over
-    ``duration`` seconds, with a MeterValues every ``interval`` seconds.
+    ``duration`` seconds, with a MeterValues every ``interval`` seconds. A
+    ``kwh_min`` left out is ``DEFAULT_KWH_MIN``, or ``kwh_max`` when that is
+    smaller (``SimulatorConfig(kwh_max=0.5)`` charges 0.5 kWh per session).
     """
 
     host: str = "127.0.0.1"
@@ -38,7 +42,7 @@ class SimulatorConfig:
     # idTag used for StartTransaction when no rfid is configured.
     default_id_tag: str = "SIMULATOR"
     interval: float = 5.0
-    kwh_min: float = 1.0
+    kwh_min: float | None = None  # a number once constructed (see above)
     kwh_max: float = 2.0
     duration: float = 60.0
     # Seconds between Preparing (and Authorize) and StartTransaction; also the
@@ -66,8 +70,17 @@ class SimulatorConfig:
     call_timeout: float = 30.0
     # Boot attempts while the Central System answers Pending or Rejected.
     boot_attempts: int = 10
+    # With ``repeat``, a lost or refused connection is retried after reconnect_min
+    # seconds, doubling per failed attempt up to reconnect_max (see connection.Backoff).
+    reconnect_min: float = 1.0
+    reconnect_max: float = 30.0
+    # True when kwh_min was left out, so it follows kwh_max (in replace() too).
+    _kwh_min_follows: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.kwh_min is None:
+            self._kwh_min_follows = True
+            self.kwh_min = self._default_kwh_min()
         problems = self.problems()
         if problems:
             raise ConfigError("; ".join(problems))
@@ -95,7 +108,8 @@ class SimulatorConfig:
             found.append("battery_kwh must be greater than 0")
         if self.pre_charge_delay < 0:
             found.append("pre_charge_delay must not be negative")
-        if not 0 <= self.kwh_min <= self.kwh_max:
+        kwh_min = self._default_kwh_min() if self.kwh_min is None else self.kwh_min
+        if not 0 <= kwh_min <= self.kwh_max:
             found.append("need 0 <= kwh_min <= kwh_max")
         if not isinstance(self.connectors, int) or self.connectors < 1:
             found.append("connectors must be at least 1")
@@ -103,9 +117,17 @@ class SimulatorConfig:
             found.append("meter_start_wh must not be negative")
         if self.boot_attempts < 1:
             found.append("boot_attempts must be at least 1")
+        if not 0 < self.reconnect_min <= self.reconnect_max:
+            found.append("need 0 < reconnect_min <= reconnect_max")
         if self.password is not None and not self.password:
             found.append("password must not be empty")
         return found
+
+    def _default_kwh_min(self) -> float:
+        """kwh_min when none is given: the default, or kwh_max when that is lower."""
+        if isinstance(self.kwh_max, int | float):
+            return min(DEFAULT_KWH_MIN, self.kwh_max)
+        return DEFAULT_KWH_MIN  # a bad kwh_max is reported by problems()
 
     @property
     def charger_id(self) -> str:
@@ -127,12 +149,16 @@ class SimulatorConfig:
         return self.username or self.charger_id
 
     def replace(self, **changes: Any) -> SimulatorConfig:
-        """A copy with some fields changed (validated again)."""
+        """A copy with some fields changed (validated again); a kwh_min that was left
+        out still follows kwh_max."""
+        if self._kwh_min_follows and "kwh_min" not in changes:
+            changes["kwh_min"] = None
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (the password is left out)."""
         data = dataclasses.asdict(self)
+        del data["_kwh_min_follows"]
         data["password"] = None if self.password is None else "***"
         return data
 

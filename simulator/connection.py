@@ -5,6 +5,9 @@ loop resolves their replies and answers the Central System's CALLs on its
 own, so CALLs from both sides may cross (OCPP_RULES 6). An answer may carry
 follow-up work (e.g. the message a TriggerMessage asked for); it runs as a
 task after the reply has been sent, never inside the receive loop.
+
+A failure of the link itself (refused, lost, timed out) is ``Offline``: a
+charger retries those, with the delays of ``Backoff``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import random
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -19,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHandshake,
+    InvalidMessage,
+    InvalidStatus,
+    InvalidURI,
+)
 
 from ocppj import errors, frames
 from ocppj.rpc import ConnectionLost, OutgoingCalls
@@ -43,8 +53,36 @@ class CallFailed(SimulatorError):
         self.description = description
 
 
-class Disconnected(SimulatorError):
+class Offline(SimulatorError):
+    """The Central System cannot be reached now (refused, lost, timed out): worth retrying."""
+
+
+class Disconnected(Offline):
     """The connection closed while we needed it."""
+
+
+class Backoff:
+    """Delays between reconnection attempts: ``first`` seconds, doubling per attempt up to
+    ``cap``, each shortened by up to a quarter at random (from ``rng``) so that a fleet
+    cut off at once does not reconnect in step."""
+
+    JITTER = 0.25
+
+    def __init__(self, first: float, cap: float, rng: random.Random):
+        self.first = first
+        self.cap = cap
+        self.rng = rng
+        self._delay = first
+
+    def next(self) -> float:
+        """The delay before the next attempt (each call is one more attempt)."""
+        delay = min(self._delay, self.cap)
+        self._delay = min(self._delay * 2, self.cap)
+        return delay * (1 - self.JITTER * self.rng.random())
+
+    def reset(self) -> None:
+        """A connection worked: the next outage starts again from ``first``."""
+        self._delay = self.first
 
 
 @dataclass(slots=True)
@@ -65,14 +103,15 @@ def _ssl_context(config: SimulatorConfig) -> ssl.SSLContext | None:
 
 
 def _connect_error(config: SimulatorConfig, exc: BaseException) -> SimulatorError:
-    """An operator-readable reason for a failed connection attempt."""
+    """An operator-readable reason for a failed connection attempt (``Offline`` when a
+    later attempt may work: the network or the server, not this configuration)."""
     where = f"{config.host}:{config.ws_port}"
     if isinstance(exc, socket.gaierror):
-        return SimulatorError(f"cannot resolve host {config.host!r}: {exc.strerror or exc}")
+        return Offline(f"cannot resolve host {config.host!r}: {exc.strerror or exc}")
     if isinstance(exc, ConnectionRefusedError):
-        return SimulatorError(f"connection refused by {where} (is the Central System running?)")
+        return Offline(f"connection refused by {where} (is the Central System running?)")
     if isinstance(exc, TimeoutError):
-        return SimulatorError(
+        return Offline(
             f"no WebSocket handshake with {config.url} within {config.connect_timeout:g} s"
         )
     if isinstance(exc, InvalidStatus):
@@ -80,15 +119,19 @@ def _connect_error(config: SimulatorConfig, exc: BaseException) -> SimulatorErro
         body = (exc.response.body or b"").decode("utf-8", "replace").strip()[:200]
         hint = " (check username and password)" if status == 401 else ""
         detail = f": {body}" if body else ""
-        return SimulatorError(
-            f"{config.url} refused the WebSocket upgrade: HTTP {status}{hint}{detail}"
-        )
+        # 5xx: a server (or its proxy) that is restarting; 4xx: it refuses this charger.
+        kind = Offline if status >= 500 else SimulatorError
+        return kind(f"{config.url} refused the WebSocket upgrade: HTTP {status}{hint}{detail}")
     if isinstance(exc, ssl.SSLError):
         return SimulatorError(f"TLS handshake with {where} failed: {exc.reason or exc}")
     if isinstance(exc, InvalidURI):
         return SimulatorError(f"bad URL {config.url}: {exc}")
-    if isinstance(exc, InvalidHandshake | ConnectionClosed):
+    if isinstance(exc, InvalidMessage | ConnectionClosed):  # the server went away mid-handshake
+        return Offline(f"WebSocket handshake with {config.url} failed: {exc}")
+    if isinstance(exc, InvalidHandshake):
         return SimulatorError(f"WebSocket handshake with {config.url} failed: {exc}")
+    if isinstance(exc, OSError):  # reset, unreachable network or host
+        return Offline(f"cannot connect to {config.url}: {exc}")
     return SimulatorError(f"cannot connect to {config.url}: {exc}")
 
 

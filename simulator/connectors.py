@@ -24,6 +24,9 @@ class Session:
     stop_reason: str | None = None
     model: MeterModel | None = None
     started_at: float | None = None  # loop time of StartTransaction
+    # A StartTransaction / StopTransaction sent whose reply has not come (yet).
+    pending_start: dict[str, Any] | None = None
+    pending_stop: dict[str, Any] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -1,6 +1,6 @@
 """How the simulated charge point answers the Central System's operations.
 
-One table from action name to a function ``(simulator, connection, payload)
+One table from action name to a function ``(charge point, connection, payload)
 -> Answer``, built once at import. The functions never wait on the network:
 whatever must be sent because of an operation (the status after
 ChangeAvailability, the message TriggerMessage asks for, a remotely started
@@ -12,39 +12,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ocppj.timeutil import utcnow
 from simulator import session as charging
 from simulator.connection import Answer, OcppConnection
+from simulator.context import ChargePointContext
 from simulator.keys import AUTHORIZE_REMOTE_TX_REQUESTS, HEARTBEAT_INTERVAL
 from simulator.keys import METER_VALUE_SAMPLE_INTERVAL as SAMPLE_INTERVAL
 from simulator.meter import idle_reading, meter_values_payload
 
-if TYPE_CHECKING:
-    from simulator.charge_point import ChargePointSimulator
-
-Operation = Callable[["ChargePointSimulator", OcppConnection, dict[str, Any]], Answer]
+Operation = Callable[[ChargePointContext, OcppConnection, dict[str, Any]], Answer]
 
 ACCEPTED = {"status": "Accepted"}
 REJECTED = {"status": "Rejected"}
 
 
-def reset(sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
+def reset(cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
     """Reset: accept, stop the sessions, reconnect and boot again."""
     kind = payload["type"]
-    if sim.halted:
+    if cp.halted:
         return Answer(REJECTED)
-    return Answer(ACCEPTED, lambda: sim.request_reset(kind))
+    return Answer(ACCEPTED, lambda: cp.request_reset(kind))
 
 
-def remote_start(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
-) -> Answer:
+def remote_start(cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
     """RemoteStartTransaction: start a session on the given (or first free) connector."""
-    connectors = sim.connectors
+    connectors = cp.connectors
     connector = payload.get("connectorId")
-    if sim.halted:
+    if cp.halted:
         return Answer(REJECTED)
     if connector is None:
         connector = connectors.free_connector()
@@ -56,14 +52,14 @@ def remote_start(
         or not connectors.is_operative(connector)
     ):
         return Answer(REJECTED)
-    authorize = sim.keys.get_bool(AUTHORIZE_REMOTE_TX_REQUESTS)
-    session = sim.new_session(connector, payload["idTag"], authorize=authorize, remote=True)
-    return Answer(ACCEPTED, lambda: charging.run_remote(sim, conn, session))
+    authorize = cp.keys.get_bool(AUTHORIZE_REMOTE_TX_REQUESTS)
+    session = cp.new_session(connector, payload["idTag"], authorize=authorize, remote=True)
+    return Answer(ACCEPTED, lambda: charging.run_remote(cp, conn, session))
 
 
-def remote_stop(sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
+def remote_stop(cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
     """RemoteStopTransaction: stop the session with that transaction id (reason Remote)."""
-    session = sim.connectors.by_transaction(payload["transactionId"])
+    session = cp.connectors.by_transaction(payload["transactionId"])
     if session is None:
         return Answer(REJECTED)
     session.request_stop("Remote")
@@ -71,60 +67,58 @@ def remote_stop(sim: ChargePointSimulator, conn: OcppConnection, payload: dict[s
 
 
 def unlock_connector(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:
     """UnlockConnector: a session on it stops (reason UnlockCommand); the cable is released."""
     connector = payload["connectorId"]
-    if not sim.connectors.valid(connector):
+    if not cp.connectors.valid(connector):
         return Answer({"status": "NotSupported"})
-    session = sim.connectors.sessions.get(connector)
+    session = cp.connectors.sessions.get(connector)
     if session is not None:
         session.request_stop("UnlockCommand")
     return Answer({"status": "Unlocked"})
 
 
 def change_availability(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:
     """ChangeAvailability: Accepted (status sent at once) or Scheduled (after the session)."""
-    status, changed = sim.connectors.change_availability(
+    status, changed = cp.connectors.change_availability(
         payload["connectorId"], payload["type"] == "Operative"
     )
 
     async def report() -> None:
         """Send the new status of every connector that changed now."""
         for connector in changed:
-            await sim.send_status(conn, connector, sim.connectors.idle_status(connector))
+            await cp.send_status(conn, connector, cp.connectors.idle_status(connector))
 
     return Answer({"status": status}, report if changed else None)
 
 
 def get_configuration(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:
     """GetConfiguration: the requested keys (all when none are named), unknown ones listed."""
-    return Answer(sim.keys.report(payload.get("key")))
+    return Answer(cp.keys.report(payload.get("key")))
 
 
 def change_configuration(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:
     """ChangeConfiguration: set a key; the heartbeat and sample intervals apply at once."""
     key, value = payload["key"], payload["value"]
-    status = sim.keys.change(key, value)
+    status = cp.keys.change(key, value)
     if status == "Accepted":
         if key == HEARTBEAT_INTERVAL:
-            sim.heartbeat_interval_changed()
+            cp.heartbeat_interval_changed()
         elif key == SAMPLE_INTERVAL:
-            sim.sample_interval = sim.keys.get_int(SAMPLE_INTERVAL)
+            cp.sample_interval = cp.keys.get_int(SAMPLE_INTERVAL)
     return Answer({"status": status})
 
 
-def data_transfer(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
-) -> Answer:
+def data_transfer(cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]) -> Answer:
     """DataTransfer: our own vendor id is Accepted (data echoed), others UnknownVendorId."""
-    if payload["vendorId"] != sim.config.vendor:
+    if payload["vendorId"] != cp.config.vendor:
         return Answer({"status": "UnknownVendorId"})
     reply: dict[str, Any] = {"status": "Accepted"}
     if "data" in payload:
@@ -133,30 +127,30 @@ def data_transfer(
 
 
 def trigger_message(
-    sim: ChargePointSimulator, conn: OcppConnection, payload: dict[str, Any]
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:
     """TriggerMessage: accept and send the requested message after the reply."""
     connector = payload.get("connectorId")
-    if connector is not None and not sim.connectors.valid(connector, allow_zero=True):
+    if connector is not None and not cp.connectors.valid(connector, allow_zero=True):
         return Answer(REJECTED)
     requested = payload["requestedMessage"]
-    return Answer(ACCEPTED, lambda: send_triggered(sim, conn, requested, connector))
+    return Answer(ACCEPTED, lambda: send_triggered(cp, conn, requested, connector))
 
 
 async def send_triggered(
-    sim: ChargePointSimulator, conn: OcppConnection, requested: str, connector: int | None
+    cp: ChargePointContext, conn: OcppConnection, requested: str, connector: int | None
 ) -> None:
     """Send the message a TriggerMessage asked for."""
-    connectors = sim.connectors
+    connectors = cp.connectors
     outlets = range(1, connectors.count + 1)
     if requested == "BootNotification":
-        sim.booted(await conn.call("BootNotification", sim.boot_payload()))
+        cp.booted(await conn.call("BootNotification", cp.boot_payload()))
     elif requested == "Heartbeat":
-        await sim.heartbeat(conn)
+        await cp.heartbeat(conn)
     elif requested == "StatusNotification":
         targets = range(connectors.count + 1) if connector is None else [connector]
         for target in targets:
-            await sim.send_status(conn, target, connectors.status[target])
+            await cp.send_status(conn, target, connectors.status[target])
     elif requested == "MeterValues":
         for target in outlets if not connector else [connector]:
             session = connectors.sessions.get(target)
@@ -164,7 +158,7 @@ async def send_triggered(
             reading = session.reading(now) if session is not None else None
             transaction = session.info.transaction_id if session is not None else None
             if reading is None:
-                reading = idle_reading(connectors.registers[target], sim.config.voltage)
+                reading = idle_reading(connectors.registers[target], cp.config.voltage)
             payload = meter_values_payload(target, reading, utcnow(), transaction, "Trigger")
             await conn.call("MeterValues", payload)
     elif requested == "DiagnosticsStatusNotification":

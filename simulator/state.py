@@ -86,16 +86,6 @@ class SimulatorState:
         """Energy so far: finished sessions plus the ones in progress."""
         return self.energy_delivered_wh + sum(s.energy_wh for s in self.sessions.values())
 
-    @property
-    def sessions_started(self) -> int:
-        """Sessions begun, whatever became of them."""
-        return (
-            self.sessions_completed
-            + self.sessions_rejected
-            + self.sessions_interrupted
-            + len(self.sessions)
-        )
-
     def as_dict(self) -> dict[str, Any]:
         """Plain data, for JSON (the admin page polls this)."""
         data = {

@@ -110,10 +110,11 @@ class FakeCentralSystem:
         await self.script(self, ws)
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[FakeCentralSystem]:
-        """Listen on a free loopback port for the block."""
+    async def serving(self, port: int = 0) -> AsyncIterator[FakeCentralSystem]:
+        """Listen on a loopback port (a free one when 0) for the block; leaving it stops
+        listening first, then closes the open connections (code 1001), like a restart."""
         async with serve(
-            self._handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"], compression=None
+            self._handler, "127.0.0.1", port, subprotocols=["ocpp1.6"], compression=None
         ) as server:
             self.port = next(iter(server.sockets)).getsockname()[1]
             yield self

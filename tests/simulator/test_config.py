@@ -82,6 +82,8 @@ def test_from_url_refuses_bad_urls(url, message):
         ({"connectors": 0}, "connectors must be at least 1"),
         ({"pre_charge_delay": -1}, "pre_charge_delay must not be negative"),
         ({"password": ""}, "password must not be empty"),
+        ({"reconnect_min": 0}, "need 0 < reconnect_min <= reconnect_max"),
+        ({"reconnect_min": 5, "reconnect_max": 2}, "need 0 < reconnect_min <= reconnect_max"),
     ],
 )
 def test_validation(fields, message):
@@ -89,6 +91,47 @@ def test_validation(fields, message):
         SimulatorConfig(**fields)
     assert str(raised.value) == message
     assert isinstance(raised.value, ValueError)
+
+
+def test_kwh_max_alone_takes_kwh_min_down_with_it():
+    config = SimulatorConfig(kwh_max=0.5)
+    assert (config.kwh_min, config.kwh_max) == (0.5, 0.5)
+    assert SimulatorConfig(kwh_max=5).kwh_min == 1.0  # the default, when it fits
+    assert SimulatorConfig(kwh_max=0).kwh_min == 0
+    assert SimulatorConfig.from_url("ws://127.0.0.1:8000/", "K1", kwh_max=0.3).kwh_min == 0.3
+    # A kwh_min that was left out still follows kwh_max in a copy; a given one stays.
+    assert SimulatorConfig().replace(kwh_max=0.25).kwh_min == 0.25
+    assert SimulatorConfig(kwh_max=0.5).replace(kwh_max=4).kwh_min == 1.0
+    assert SimulatorConfig(kwh_min=0.2).replace(kwh_max=0.5).kwh_min == 0.2
+    assert SimulatorConfig(kwh_max=0.5).as_dict()["kwh_min"] == 0.5
+    assert "_kwh_min_follows" not in SimulatorConfig().as_dict()
+    assert SimulatorConfig(kwh_max=0.5) == SimulatorConfig(kwh_min=0.5, kwh_max=0.5)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: SimulatorConfig(kwh_min=1.0, kwh_max=0.5), "need 0 <= kwh_min <= kwh_max"),
+        (lambda: SimulatorConfig(kwh_min=0.8).replace(kwh_max=0.5),
+         "need 0 <= kwh_min <= kwh_max"),
+        (lambda: SimulatorConfig(kwh_max=-1), "need 0 <= kwh_min <= kwh_max"),
+    ],
+)  # fmt: skip
+def test_an_explicit_kwh_min_above_kwh_max_is_still_refused(make, message):
+    with pytest.raises(ConfigError) as raised:
+        make()
+    assert str(raised.value) == message
+
+
+def test_fields_set_one_by_one_are_judged_like_given_ones():
+    # How the admin checks a form: a default configuration, fields set without checks.
+    probe = SimulatorConfig()
+    probe.kwh_min, probe.kwh_max = 0.2, 0.5
+    assert probe.problems() == []
+    probe.kwh_min = None  # left out: follows kwh_max
+    assert probe.problems() == []
+    probe.kwh_min = 0.8
+    assert probe.problems() == ["need 0 <= kwh_min <= kwh_max"]
 
 
 def test_replace_validates_again():
@@ -102,3 +145,12 @@ def test_charger_ids_are_padded():
     assert charger_ids("SIM", 3) == ["SIM1", "SIM2", "SIM3"]
     assert charger_ids("CP-", 12)[:2] == ["CP-01", "CP-02"]
     assert charger_ids("CP-", 12)[-1] == "CP-12"
+
+
+def test_invalid_configuration_is_refused_at_once():
+    with pytest.raises(ConfigError) as raised:
+        SimulatorConfig(cp_path="/", interval=0, kwh_min=5, kwh_max=1, ws_port=70000)
+    assert str(raised.value) == (
+        "ws_port 70000 is not a port number (1-65535); cp_path must end with the charger id; "
+        "interval must be greater than 0; need 0 <= kwh_min <= kwh_max"
+    )

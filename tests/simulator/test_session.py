@@ -9,7 +9,7 @@ import json
 import pytest
 
 from simulator import ChargePointSimulator, SimulatorConfig
-from tests.simulator.helpers import sim_config, wait_for
+from tests.simulator.helpers import FakeCentralSystem, sim_config, wait_for
 
 MEASURANDS = [
     ("Current.Import", "A", "Outlet"),
@@ -224,3 +224,29 @@ async def test_stop_ends_the_session_with_a_stop_transaction(http_server, http_p
     ]  # fmt: skip
     assert all(0 < tx["energy_wh"] < 1500 for tx in txs)
     assert sim.state.energy_wh == sum(tx["energy_wh"] for tx in txs)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_start_transaction_refused_by_the_central_system_is_stopped_at_once():
+    async def refuse_start(cs, ws):
+        while True:
+            frame = await cs.recv(ws, timeout=30)
+            reply = cs.reply_to(frame)
+            if frame[2] == "StartTransaction":
+                reply = [3, frame[1], {"transactionId": 9, "idTagInfo": {"status": "Blocked"}}]
+            await cs.send(ws, reply)
+
+    fake = FakeCentralSystem(refuse_start)
+    async with fake.serving():
+        sim = ChargePointSimulator(sim_config(fake.port, "X5/"))
+        await asyncio.wait_for(sim._run_session(), 10)
+    calls = [frame for frame in fake.received if frame[0] == 2]
+    assert [frame[2] for frame in calls][4:] == [
+        "StartTransaction", "StopTransaction", "StatusNotification",
+    ]  # fmt: skip
+    stop = calls[5][3]
+    assert {k: v for k, v in stop.items() if k != "timestamp"} == {
+        "transactionId": 9, "idTag": "SIMULATOR", "meterStop": 0, "reason": "DeAuthorized",
+    }  # fmt: skip
+    assert (sim.state.status, sim.state.sessions_rejected) == ("finished", 1)
+    assert sim.state.last_session.id_tag_status == "Blocked"

@@ -1,13 +1,16 @@
-"""Exact frames between the simulator and a scripted Central System."""
+"""The charge point's end of the connection: exact frames with a scripted Central System,
+credentials and subprotocol, and the delays between reconnection attempts."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import random
 
 import pytest
 
 from simulator import ChargePointSimulator
+from simulator.connection import Backoff
 from tests.simulator.helpers import FakeCentralSystem, sim_config, started, wait_for
 
 
@@ -136,27 +139,16 @@ async def test_no_credentials_without_a_password():
     assert seen == {"auth": None}
 
 
-@pytest.mark.gen_test(timeout=30)
-async def test_start_transaction_refused_by_the_central_system_is_stopped_at_once():
-    async def refuse_start(cs, ws):
-        while True:
-            frame = await cs.recv(ws, timeout=30)
-            reply = cs.reply_to(frame)
-            if frame[2] == "StartTransaction":
-                reply = [3, frame[1], {"transactionId": 9, "idTagInfo": {"status": "Blocked"}}]
-            await cs.send(ws, reply)
-
-    fake = FakeCentralSystem(refuse_start)
-    async with fake.serving():
-        sim = ChargePointSimulator(sim_config(fake.port, "X5/"))
-        await asyncio.wait_for(sim._run_session(), 10)
-    calls = [frame for frame in fake.received if frame[0] == 2]
-    assert [frame[2] for frame in calls][4:] == [
-        "StartTransaction", "StopTransaction", "StatusNotification",
-    ]  # fmt: skip
-    stop = calls[5][3]
-    assert {k: v for k, v in stop.items() if k != "timestamp"} == {
-        "transactionId": 9, "idTag": "SIMULATOR", "meterStop": 0, "reason": "DeAuthorized",
-    }  # fmt: skip
-    assert (sim.state.status, sim.state.sessions_rejected) == ("finished", 1)
-    assert sim.state.last_session.id_tag_status == "Blocked"
+def test_backoff_doubles_to_the_cap_with_jitter_from_the_given_rng():
+    bases = (1, 2, 4, 8, 16, 30, 30, 30)
+    backoff = Backoff(1.0, 30.0, random.Random(7))
+    delays = [backoff.next() for _ in bases]
+    draws = random.Random(7)
+    assert delays == [base * (1 - 0.25 * draws.random()) for base in bases]
+    assert all(0.75 * base < delay <= base for delay, base in zip(delays, bases, strict=True))
+    backoff.reset()
+    assert backoff.next() == 1.0 * (1 - 0.25 * draws.random())
+    # The same seed gives the same delays; each simulator has its own rng, so a fleet
+    # cut off at once spreads its reconnections out.
+    again = Backoff(1.0, 30.0, random.Random(7))
+    assert [again.next() for _ in bases] == delays
