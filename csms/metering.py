@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from csms.context import CallContext
+from csms.registers import plausible_max_wh
 from models.meter_values import ENERGY_REGISTER
 from ocppj.timeutil import parse_datetime
 
@@ -74,47 +75,18 @@ def _number(text: str) -> tuple[float | None, str | None]:
     return value, None
 
 
-class LastRegisters:
-    """The latest energy register reading (Wh) of each open transaction, in memory.
-
-    StopTransaction needs it to cross-check the energy; keeping it here saves
-    waiting for the meter-value batch and querying it back. Bounded: the oldest
-    entries go first (a miss falls back to the database).
-    """
-
-    def __init__(self, capacity: int = 100_000):
-        self._values: dict[int, tuple[datetime, float]] = {}
-        self._capacity = capacity
-
-    def note(self, transaction: int, ts: datetime, wh: float) -> None:
-        """Remember a reading unless a newer one is known."""
-        known = self._values.get(transaction)
-        if known is not None and known[0] > ts:
-            return
-        self._values[transaction] = (ts, wh)
-        if len(self._values) > self._capacity:
-            del self._values[next(iter(self._values))]
-
-    def pop(self, transaction: int) -> float | None:
-        """The latest reading of a transaction, forgotten (it is closing)."""
-        known = self._values.pop(transaction, None)
-        return None if known is None else known[1]
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-
 async def last_register(ctx: CallContext, transaction: int, docs: list[dict]) -> float | None:
-    """The newest energy register of a closing transaction: ``docs`` (its transactionData),
-    then memory, then the database (after a restart)."""
+    """The newest energy register of a closing transaction of the sender: ``docs`` (its
+    transactionData), then memory, then the database (after a restart). Only readings
+    the sender stored against its own transaction count."""
     services = ctx.services
-    remembered = services.registers.pop(transaction)
+    remembered = services.registers.pop(ctx.charger_id, transaction)
     in_docs = latest(docs, ENERGY_REGISTER)
     if in_docs is not None:
         return in_docs[1]
     if remembered is not None:
-        return remembered
-    return await services.meter_values.last_energy_register(transaction)
+        return remembered[1]
+    return await services.meter_values.last_energy_register(ctx.charger_id, transaction)
 
 
 def latest(docs: list[dict[str, Any]], measurand: str) -> tuple[datetime, float] | None:
@@ -129,21 +101,30 @@ def latest(docs: list[dict[str, Any]], measurand: str) -> tuple[datetime, float]
 
 
 async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Queue every sampled value, keep the payload on the charger, publish the readings."""
+    """Queue every sampled value, keep the payload on the charger, publish the readings.
+
+    A transactionId the sender does not own (another charger's, or none we know)
+    is not used: the values are stored against the sender with transaction null
+    and the claimed id kept as ``charger_tx_id`` (an anomaly says why).
+    """
     services = ctx.services
     connector = payload["connectorId"]
-    transaction = payload.get("transactionId")
+    claimed = payload.get("transactionId")
+    transaction = claimed
+    if claimed is not None and not await _owns_transaction(ctx, claimed):
+        transaction = None
     docs = sample_documents(payload["meterValue"], ctx.charger_id, connector, transaction)
+    if transaction is None and claimed is not None:
+        for doc in docs:
+            doc["charger_tx_id"] = claimed
     services.meter_values.add(docs)
     energy = latest(docs, ENERGY_REGISTER)
     if transaction is not None and energy is not None:
-        services.registers.note(transaction, *energy)
+        await _note_register(ctx, transaction, *energy)
     services.chargers.touch(
         ctx.charger_id,
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
-    if transaction is not None:
-        await _check_transaction(ctx, transaction)
     await services.meter_values.writer.backpressure()
     power = latest(docs, POWER)
     services.bus.publish(
@@ -157,15 +138,34 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
     return {}
 
 
-async def _check_transaction(ctx: CallContext, transaction: int) -> None:
-    """Record an anomaly once per connection for values of a transaction we do not know."""
+async def _note_register(ctx: CallContext, transaction: int, ts: datetime, wh: float) -> None:
+    """Remember the reading; flag it when it rose faster than the connector can deliver."""
+    registers = ctx.services.registers
+    previous = registers.last(ctx.charger_id, transaction)
+    if previous is not None and ts > previous[0]:
+        limit = plausible_max_wh(
+            ctx.services.settings.max_connector_power_w, (ts - previous[0]).total_seconds()
+        )
+        if wh - previous[1] > limit:
+            await ctx.services.anomalies.record(
+                ctx.charger_id, "register_jump", ctx.now, transaction=transaction,
+                from_wh=previous[1], to_wh=wh,
+            )  # fmt: skip
+    registers.note(ctx.charger_id, transaction, ts, wh)
+
+
+async def _owns_transaction(ctx: CallContext, transaction: int) -> bool:
+    """True when ``transaction`` is a session of the sender; once per connection and id,
+    an anomaly records a foreign or unknown one."""
     seen = ctx.state.transactions_seen
     if transaction in seen:
-        return
+        return seen[transaction]
     doc = await ctx.services.transactions.get(transaction)
-    known = doc is not None and doc.get("charger") == ctx.charger_id
-    seen[transaction] = known
-    if not known:
+    owned = doc is not None and (doc.get("charger"), doc.get("kind")) == (ctx.charger_id, "session")
+    seen[transaction] = owned
+    if not owned:
+        kind = "meter_values_unknown_transaction" if doc is None else "foreign_transaction"
         await ctx.services.anomalies.record(
-            ctx.charger_id, "meter_values_unknown_transaction", ctx.now, transaction=transaction
+            ctx.charger_id, kind, ctx.now, charger_tx_id=transaction, message="MeterValues"
         )
+    return owned

@@ -13,7 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from csms.events import EventBus
 from csms.logfiles import FrameLog
-from csms.metering import LastRegisters
+from csms.registers import LastRegisters
 from models.anomalies import AnomalyRepo
 from models.batch import BatchInserter, StateUpdater
 from models.chargers import ChargerRepo
@@ -43,6 +43,11 @@ class CsmsSettings:
     observed_flush_interval: float = 2.0
     message_log_max_per_charger: int = 10_000
     prune_interval: float = 600.0
+    # require_rfid of chargers created from now on (auto-registered or added by hand).
+    require_rfid_default: bool = False
+    # The most a connector can deliver (W): energy beyond it over a session's time is
+    # implausible and never used (set by --max-connector-kw).
+    max_connector_power_w: float = 400_000.0
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Services:
                 db,
                 StateUpdater(db.chargers, interval=every),
                 StateUpdater(db.chargers, interval=settings.observed_flush_interval),
+                require_rfid_default=settings.require_rfid_default,
             ),
             transactions=TransactionRepo(db, counters),
             meter_values=MeterValueRepo(db, BatchInserter(db.meter_values, interval=every)),

@@ -8,11 +8,13 @@ the data (C 3.7.1). They are recorded as anomalies instead.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from csms.authorization import id_tag_info
 from csms.context import CallContext
 from csms.metering import last_register, sample_documents
+from csms.registers import plausible_max_wh
 from models.rfid import tag_key
 from ocppj.timeutil import parse_datetime
 
@@ -90,23 +92,34 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     """A new start on a connector that still has an open session: close the old one.
 
     Its stop was lost; the energy is estimated from its last register reading
-    when there is one, and the record says so.
+    of this charger when there is one, and the record says so. An estimate
+    beyond what the connector could deliver since the start is not used.
     """
     services = ctx.services
     register = await last_register(ctx, previous["_id"], [])
     energy = None
+    anomalies = []
     if register is not None:
         energy = max(0.0, register - previous["meter_start"])
-    anomaly = {"kind": "superseded_by_new_start", "ts": ctx.now, "estimated_energy": energy}
+        elapsed = (ctx.now - previous["start_ts"]).total_seconds()
+        limit = plausible_max_wh(services.settings.max_connector_power_w, elapsed)
+        if energy > limit:
+            anomalies.append({"kind": "implausible_register", "ts": ctx.now,
+                              "register_wh": register, "plausible_max_wh": limit})  # fmt: skip
+            energy = None
+    anomalies.insert(
+        0, {"kind": "superseded_by_new_start", "ts": ctx.now, "estimated_energy": energy}
+    )
     await services.transactions.close(
         previous["_id"],
         {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
          "updated": ctx.now},
-        anomalies=[anomaly],
+        anomalies=anomalies,
     )  # fmt: skip
-    await services.anomalies.record(
-        ctx.charger_id, "superseded_by_new_start", ctx.now, transaction=previous["_id"]
-    )
+    for anomaly in anomalies:
+        await services.anomalies.record(
+            ctx.charger_id, anomaly["kind"], ctx.now, transaction=previous["_id"]
+        )
 
 
 async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -121,7 +134,9 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
         reply["idTagInfo"] = await id_tag_info(ctx, payload["idTag"])
     tx = await repo.get(tx_id)
     if tx is None or tx.get("charger") != ctx.charger_id or tx.get("kind") != "session":
-        await _record_orphan_stop(ctx, payload, stop_ts)
+        # Another charger's transaction is left as it is: the stop is the sender's own record.
+        foreign = tx is not None and tx.get("charger") != ctx.charger_id
+        await _record_orphan_stop(ctx, payload, stop_ts, foreign)
         return reply
     if not tx["open"]:
         return reply  # a resent stop changes nothing (rule 17)
@@ -141,6 +156,15 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
                           "register_wh": register})  # fmt: skip
     if stop_ts < tx["start_ts"]:
         anomalies.append({"kind": "stop_before_start", "ts": ctx.now})
+    limit = plausible_max_wh(
+        services.settings.max_connector_power_w, (stop_ts - tx["start_ts"]).total_seconds()
+    )
+    if energy > limit:
+        # More than the connector could deliver in the session's time: capped, flagged,
+        # the charger's figure kept for the operator to decide.
+        anomalies.append({"kind": "implausible_energy", "ts": ctx.now, "claimed_wh": energy,
+                          "plausible_max_wh": limit})  # fmt: skip
+        energy = limit
     fields = {
         "stop_ts": stop_ts,
         "meter_stop": meter_stop,
@@ -160,12 +184,16 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
     return reply
 
 
-async def _record_orphan_stop(ctx: CallContext, payload: dict[str, Any], stop_ts) -> None:
-    """A stop for a transaction we never saw: keep it as a record of its own, once."""
+async def _record_orphan_stop(
+    ctx: CallContext, payload: dict[str, Any], stop_ts: datetime, foreign: bool
+) -> None:
+    """A stop for a transaction we never saw, or another charger's (``foreign``): keep it
+    as a record of its own, once."""
     services = ctx.services
     charger_tx_id = payload["transactionId"]
     if await services.transactions.find_orphan_stop(ctx.charger_id, charger_tx_id, stop_ts):
         return
+    kind = "foreign_transaction" if foreign else "unknown_transaction"
     record = await services.transactions.insert_record(
         {
             "kind": "orphan_stop",
@@ -180,7 +208,7 @@ async def _record_orphan_stop(ctx: CallContext, payload: dict[str, Any], stop_ts
             "meter_stop": payload["meterStop"],
             "stop_reason": payload.get("reason", "Local"),
             "energy_wh": None,
-            "anomalies": [{"kind": "unknown_transaction", "ts": ctx.now}],
+            "anomalies": [{"kind": kind, "ts": ctx.now}],
             "created": ctx.now,
             "updated": ctx.now,
         }
@@ -189,6 +217,6 @@ async def _record_orphan_stop(ctx: CallContext, payload: dict[str, Any], stop_ts
         sample_documents(payload.get("transactionData", []), ctx.charger_id, None, record["_id"])
     )
     await services.anomalies.record(
-        ctx.charger_id, "stop_unknown_transaction", ctx.now, charger_tx_id=charger_tx_id,
-        record=record["_id"],
+        ctx.charger_id, "foreign_transaction" if foreign else "stop_unknown_transaction",
+        ctx.now, charger_tx_id=charger_tx_id, record=record["_id"], message="StopTransaction",
     )  # fmt: skip

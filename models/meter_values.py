@@ -37,10 +37,12 @@ class MeterValueRepo:
         """Write everything queued so far."""
         await self.writer.flush()
 
-    async def last_energy_register(self, transaction: int) -> float | None:
-        """The latest whole-meter (no phase) Energy.Active.Import.Register in Wh, if any."""
+    async def last_energy_register(self, charger: str, transaction: int) -> float | None:
+        """The latest whole-meter (no phase) Energy.Active.Import.Register in Wh that
+        ``charger`` stored against its ``transaction``, if any."""
         doc = await self._coll.find_one(
             {
+                "meta.charger": charger,
                 "meta.transaction": transaction,
                 "meta.measurand": ENERGY_REGISTER,
                 "meta.phase": None,

@@ -211,7 +211,10 @@ async def test_meter_values_for_unknown_transaction_are_kept_and_flagged(charger
         assert await cp.call("m1", "MeterValues", mv) == [3, "m1", {}]
         assert await cp.call("m2", "MeterValues", mv) == [3, "m2", {}]
     await services.flush()
-    assert await db.meter_values.count_documents({"meta.transaction": 4242}) == 2
+    # Kept against the sender, not under an id nobody owns; the claimed id stays visible.
+    assert await db.meter_values.count_documents({"meta.transaction": 4242}) == 0
+    kept = await db.meter_values.find({"charger_tx_id": 4242}).to_list()
+    assert [(d["meta"]["charger"], d["meta"]["transaction"]) for d in kept] == [("CP1", None)] * 2
     assert await db.anomalies.count_documents({"kind": "meter_values_unknown_transaction"}) == 1
 
 
@@ -264,11 +267,33 @@ async def test_concurrent_tx_for_a_tag_already_charging(charger, services, db):
 
 
 @pytest.mark.gen_test
-async def test_without_require_rfid_any_tag_is_accepted(charger, services, db):
-    await services.rfid.upsert("STOLEN", status="blocked")
+async def test_without_require_rfid_an_unknown_tag_is_accepted(charger, services, db):
     async with charger() as cp:
-        reply = await cp.call("a", "Authorize", {"idTag": "STOLEN"})
+        reply = await cp.call("a", "Authorize", {"idTag": "NOBODY"})
+        start_reply = await cp.call("s", "StartTransaction", start(tag="NOBODY"))
     assert reply[2] == {"idTagInfo": {"status": "Accepted"}}
+    assert start_reply[2]["idTagInfo"] == {"status": "Accepted"}
+
+
+@pytest.mark.gen_test
+async def test_operator_decisions_hold_on_every_charger_without_require_rfid(charger, services, db):
+    now = datetime.now(UTC)
+    await services.rfid.upsert("STOLEN", status="blocked", parent_id_tag="FLEET")
+    await services.rfid.upsert("OLD", expiry=now - timedelta(days=1))
+    await services.rfid.upsert("ONCE", max_active_transactions=1)
+    async with charger() as cp:
+        blocked = await cp.call("a", "Authorize", {"idTag": "stolen"})
+        expired = await cp.call("b", "Authorize", {"idTag": "OLD"})
+        started = await cp.call("s1", "StartTransaction", start(tag="STOLEN", connector=1))
+        first = await cp.call("s2", "StartTransaction", start(tag="ONCE", connector=2))
+        second = await cp.call("s3", "StartTransaction", start(tag="ONCE", connector=3))
+    assert blocked[2] == {"idTagInfo": {"status": "Blocked", "parentIdTag": "FLEET"}}
+    assert expired[2]["idTagInfo"]["status"] == "Expired"
+    assert started[2]["idTagInfo"] == {"status": "Blocked", "parentIdTag": "FLEET"}
+    assert first[2]["idTagInfo"] == {"status": "Accepted"}
+    assert second[2]["idTagInfo"] == {"status": "ConcurrentTx"}
+    stored = await db.transactions.find_one({"_id": started[2]["transactionId"]})
+    assert stored["id_tag_info"] == {"status": "Blocked", "parentIdTag": "FLEET"}
 
 
 @pytest.mark.gen_test
