@@ -1,29 +1,45 @@
-"""Authorization of idTags (the ``Authorize`` action and the idTagInfo of transactions)."""
+"""Authorization of idTags (the ``Authorize`` action and the idTagInfo of transactions).
+
+Two rules, in this order:
+
+1. A tag the operator knows (``rfid_tags``) is judged by its record on every charger:
+   Blocked, Expired, ConcurrentTx (at its maximum of open sessions, StartTransaction
+   only), else Accepted; ``parentIdTag`` and ``expiryDate`` come from the record.
+2. A tag nobody knows is Accepted, unless the charger has ``require_rfid`` on: then it
+   is Invalid. ``require_rfid`` decides only this.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from csms.context import CallContext
 from models.rfid import tag_key
 from ocppj.timeutil import format_datetime
 
+if TYPE_CHECKING:
+    from csms.services import Services
+
 
 async def id_tag_info(ctx: CallContext, id_tag: str, starting: bool = False) -> dict[str, Any]:
-    """The idTagInfo for ``id_tag`` on this charger.
+    """The idTagInfo for ``id_tag`` on the charger that sent the CALL (``tag_info``)."""
+    return await tag_info(ctx.services, ctx.charger_id, id_tag, ctx.now, starting)
 
-    Without ``require_rfid`` every tag is Accepted. With it, the tag must be
-    in ``rfid_tags``, not blocked and not expired. ``starting`` adds the
-    ConcurrentTx check (a tag may hold ``max_active_transactions`` sessions);
-    it is not applied to Authorize, which a charger also sends to stop.
+
+async def tag_info(
+    services: Services, charger_id: str, id_tag: str, now: datetime, starting: bool = False
+) -> dict[str, Any]:
+    """The idTagInfo for ``id_tag`` on ``charger_id`` at ``now``.
+
+    ``starting`` adds the ConcurrentTx check (a tag may hold
+    ``max_active_transactions`` sessions); it is not applied to Authorize, which a
+    charger also sends to stop a session.
     """
-    services = ctx.services
-    charger = await services.chargers.get(ctx.charger_id)
-    if not (charger or {}).get("require_rfid"):
-        return {"status": "Accepted"}
     tag = await services.rfid.get(id_tag)
     if tag is None:
-        return {"status": "Invalid"}
+        charger = await services.chargers.get(charger_id)
+        return {"status": "Invalid" if (charger or {}).get("require_rfid") else "Accepted"}
     info: dict[str, Any] = {}
     expiry = tag.get("expiry")
     if expiry is not None:
@@ -32,7 +48,7 @@ async def id_tag_info(ctx: CallContext, id_tag: str, starting: bool = False) -> 
         info["parentIdTag"] = tag["parent_id_tag"]
     if tag.get("status") == "blocked":
         return {"status": "Blocked", **info}
-    if expiry is not None and expiry <= ctx.now:
+    if expiry is not None and expiry <= now:
         return {"status": "Expired", **info}
     if starting:
         active = await services.transactions.count_open_for_tag(tag_key(id_tag))

@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from csms.authorization import id_tag_info
-from csms.context import CallContext, ConnectionState
+from csms.authorization import tag_info
 from csms.registry import DISCONNECTED, TIMEOUT, Outcome
 from csms.remote_params import ParameterError, Refused
 from csms.services import Services
@@ -74,12 +73,13 @@ class Request:
     scratch: dict[str, Any] = field(default_factory=dict)
 
 
-async def _authorize(req: Request, name: str, starting: bool) -> None:
-    """Refuse a tag that would fail authorization (only when the charger requires RFID)."""
-    ctx = CallContext(req.charger_id, req.services, req.now, ConnectionState(req.charger_id))
-    info = await id_tag_info(ctx, req.values[name], starting=starting)
+async def _authorize(req: Request, name: str, starting: bool) -> dict[str, Any]:
+    """The tag's idTagInfo; refuse a tag that would fail authorization on this charger
+    (``csms.authorization``)."""
+    info = await tag_info(req.services, req.charger_id, req.values[name], req.now, starting)
     if info["status"] != "Accepted":
         raise Refused(name, f"the tag is not authorized on this charger ({info['status']})", info)
+    return info
 
 
 # --- remote start / stop ---------------------------------------------------
@@ -158,7 +158,10 @@ async def prepare_reservation(req: Request) -> None:
     """Expiry in the future, an authorized tag, a reservation id (new unless given)."""
     if parse_datetime(req.payload["expiryDate"]) <= req.now:
         raise ParameterError("expiry_date", "must be in the future")
-    await _authorize(req, "id_tag", starting=False)
+    info = await _authorize(req, "id_tag", starting=False)
+    if "parentIdTag" not in req.payload and "parentIdTag" in info:
+        # The charger may then let any tag of the same group use the reservation.
+        req.payload["parentIdTag"] = info["parentIdTag"]
     repo = req.services.reservations
     reservation_id = req.values.get("reservation_id")
     if reservation_id is None:

@@ -68,6 +68,28 @@ async def test_remote_start_refuses_a_tag_that_fails_authorization(ws_url, servi
                 "accepted")  # fmt: skip
 
 
+@pytest.mark.gen_test(timeout=20)
+async def test_remote_start_of_a_blocked_tag_is_refused_without_require_rfid(
+    ws_url, services, registry, db
+):
+    """The operator's Blocked, Expired and ConcurrentTx hold on a charger with require_rfid
+    off (the default): nothing is sent."""
+    await services.rfid.upsert("STOLEN", status="blocked")
+    await services.rfid.upsert("OLD", expiry=datetime.now(UTC) - timedelta(days=1))
+    await services.rfid.upsert("BUSY")
+    async with booted(ws_url) as cp:
+        assert (await db.chargers.find_one({"_id": "CP1"}))["require_rfid"] is False
+        await start_tx(cp, 1, "BUSY")
+        refused = {}
+        for tag in ("stolen", "OLD", "BUSY"):
+            with pytest.raises(Refused) as caught:
+                await perform(services, registry, "CP1", "remote_start", {"id_tag": tag})
+            refused[tag] = caught.value.info["status"]
+        assert cp.frames == []
+    assert refused == {"stolen": "Blocked", "OLD": "Expired", "BUSY": "ConcurrentTx"}
+    assert await db.commands.count_documents({}) == 0
+
+
 PROFILE = {
     "chargingProfileId": 7,
     "stackLevel": 1,
@@ -194,6 +216,26 @@ async def test_reservations_are_stored_with_status_and_expiry(ws_url, services, 
     assert (two["status"], two["parent_id_tag"], two["connector"]) == ("occupied", "P", 1)
     assert (await db.reservations.find_one({"_id": 9}))["status"] == "rejected"
     assert (await db.reservations.find_one({"_id": 10}))["status"] == "accepted"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_reserve_now_sends_the_tags_parent_from_its_record(ws_url, services, registry, db):
+    """Without a parent_id_tag given, the tag's own record supplies parentIdTag."""
+    await services.rfid.upsert("DRIVER", parent_id_tag="FLEET7")
+    params = {"connector_id": 1, "expiry_date": soon().isoformat(), "id_tag": "driver"}
+    async with booted(ws_url) as cp:
+        from_record = await perform(services, registry, "CP1", "reserve_now", params)
+        given = await perform(
+            services, registry, "CP1", "reserve_now", {**params, "parent_id_tag": "OTHER"}
+        )
+        anyone = await perform(
+            services, registry, "CP1", "reserve_now", {**params, "id_tag": "nobody"}
+        )
+    sent = [frame[3] for frame in cp.frames if frame[2] == "ReserveNow"]
+    assert [p.get("parentIdTag") for p in sent] == ["FLEET7", "OTHER", None]
+    assert from_record.request["parentIdTag"] == "FLEET7" and given.ok and anyone.ok
+    stored = await db.reservations.find_one({"_id": from_record.request["reservationId"]})
+    assert stored["parent_id_tag"] == "FLEET7"
 
 
 # --- local authorization list -------------------------------------------------------
