@@ -20,9 +20,10 @@ def escaped_path(prefix: str, value: str) -> str:
     return f"{prefix}{quote(value, safe='')}/"
 
 
-def connector_view(doc: dict[str, Any]) -> dict[str, Any]:
-    """One connector's last StatusNotification."""
-    return {name: doc.get(name) for name in CONNECTOR_FIELDS}
+def connector_view(doc: dict[str, Any], stale: bool = False) -> dict[str, Any]:
+    """One connector's last StatusNotification; ``stale`` while its charger is offline
+    (the status is kept for when it returns, but nobody vouches for it now)."""
+    return {**{name: doc.get(name) for name in CONNECTOR_FIELDS}, "stale": stale}
 
 
 def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -44,34 +45,43 @@ def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV
+# Injection"): such text from a charger or a user is written with a leading quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: None empty, times in RFC 3339, formula-like text neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_row(doc: dict[str, Any]) -> list[Any]:
-    """A transaction as a CSV row in ``CSV_COLUMNS`` order (times in RFC 3339)."""
+    """A transaction as a CSV row in ``CSV_COLUMNS`` order."""
     view = transaction_view(doc)
-    row = []
-    for column in CSV_COLUMNS:
-        value = view[column]
-        if value is None:
-            row.append("")
-        elif isinstance(value, datetime):
-            row.append(format_datetime(value))
-        else:
-            row.append(value)
-    return row
+    return [csv_cell(view[column]) for column in CSV_COLUMNS]
 
 
 def charger_view(
     doc: dict[str, Any], *, connected: bool, open_transactions: list[dict[str, Any]],
     public_url: str,
 ) -> dict[str, Any]:  # fmt: skip
-    """A charger and its current state. ``connected`` comes from the live registry."""
+    """A charger and its current state. ``connected`` comes from the live registry; an
+    offline charger's connectors are stale and ``offline_since`` says since when."""
     base = public_url.rstrip("/")
     connectors = doc.get("connectors") or {}
     return {
         "id": doc["_id"],
         "name": doc.get("name"),
         "connected": connected,
+        "offline_since": None if connected else offline_since(doc),
         "connectors": {
-            str(key): connector_view(value)
+            str(key): connector_view(value, stale=not connected)
             for key, value in sorted(connectors.items(), key=lambda kv: _number(kv[0]))
             if isinstance(value, dict)
         },
@@ -86,6 +96,11 @@ def charger_view(
         "landing_page": escaped_path(f"{base}/ocpp/c/", doc["_id"]),
         "log_page": escaped_path(f"{base}/ocpp/log/", doc["_id"]),
     }
+
+
+def offline_since(doc: dict[str, Any]) -> datetime | None:
+    """When an offline charger was last heard of (None: never)."""
+    return doc.get("last_seen") or doc.get("disconnected_at")
 
 
 def message_view(doc: dict[str, Any]) -> dict[str, Any]:

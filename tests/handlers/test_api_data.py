@@ -249,3 +249,31 @@ async def test_bad_meter_value_parameters_are_400(query, field, message, http_ur
     response = await call(http_url, f"/ocpp/api/meter-values/?{query}", headers=auth_headers)
     body = assert_error(response, 400, "invalid_parameter", field)
     assert body["detail"]["message"] == message
+
+
+@pytest.mark.gen_test
+async def test_csv_neutralises_a_formula_sent_by_a_charger(ws_url, http_url, auth_headers, db):
+    """OWASP's CSV injection rule: a charger's idTag ``=1+2`` is written as text."""
+    from tests.charge_points import raw_charger
+
+    async with raw_charger(ws_url("/CP1/")) as cp:
+        await cp.boot()
+        start = {"connectorId": 1, "idTag": "=1+2", "meterStart": 0,
+                 "timestamp": "2026-01-01T10:00:00Z"}  # fmt: skip
+        assert (await cp.call("s", "StartTransaction", start))[2]["transactionId"] == 1
+    response = await call(http_url, "/ocpp/api/transactions.csv", headers=auth_headers)
+    rows = parse_csv(response)
+    assert rows[1][3] == "'=1+2"
+    assert b"\r\n1,CP1,1,'=1+2,2026-01-01T10:00:00.000Z," in response.body
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [("+SUM(A1)", "'+SUM(A1)"), ("-2+3", "'-2+3"), ("@cmd", "'@cmd"), ("\tX", "'\tX"),
+     ("\rX", "'\rX"), ("a=b", "a=b"), ("TAG-1", "TAG-1")],
+)  # fmt: skip
+async def test_csv_neutralises_every_formula_start(http_url, auth_headers, db, text, written):
+    await db.transactions.insert_one(session(1, text, 1, T0, tag=text))
+    rows = parse_csv(await call(http_url, "/ocpp/api/transactions.csv", headers=auth_headers))
+    assert (rows[1][1], rows[1][3]) == (written, written)  # charger id and idTag alike
