@@ -13,11 +13,15 @@ import argparse
 import asyncio
 import gc
 import logging
+import math
 import os
 import secrets
 import signal
 import sys
 from pathlib import Path
+
+from tornado.httpserver import HTTPServer
+from tornado.netutil import bind_sockets
 
 from csms.charger_auth import ChargerAuth, server_tls_context
 from csms.limits import ConnectionCap, LimitSettings
@@ -25,7 +29,7 @@ from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from csms.simulators import SimulatorManager
-from handlers.base import WebSettings
+from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
@@ -41,6 +45,17 @@ def env_flag(name: str, default: bool) -> bool:
     """A boolean from the environment: 1/true/yes/on (any case) is True."""
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def positive_float(text: str) -> float:
+    """A number greater than 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -71,8 +86,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--public-url", default=env("CSMS_PUBLIC_URL") or None,
         help="base URL of the landing pages in QR codes (default http://HOST:PORT)",
     )  # fmt: skip
-    parser.add_argument("--tile-url", default=env("CSMS_TILE_URL", WebSettings.tile_url))
+    parser.add_argument("--tile-url", default=env("CSMS_TILE_URL") or DEFAULT_TILE_URL)
     parser.add_argument("--cookie-secret", default=env("CSMS_COOKIE_SECRET") or None)
+    parser.add_argument(
+        "--require-rfid-default", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_REQUIRE_RFID_DEFAULT", False),
+        help="new chargers (registered or added) get require_rfid on: unknown tags are Invalid",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-connector-kw", type=positive_float,
+        default=env("CSMS_MAX_CONNECTOR_KW", "400"),
+        help="the most a connector delivers: energy beyond it in a session's time is flagged"
+        " and not billed (default 400)",
+    )  # fmt: skip
     parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
     add_security_args(parser)
     args = parser.parse_args(argv)
@@ -171,8 +197,11 @@ class Server:
     async def start(self) -> None:
         """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
         args = self.args
-        # Before anything starts: a bad certificate is an OSError (exit code 2).
+        # Before anything starts: a bad certificate or a port in use is an OSError (exit
+        # code 2), so no database is started and no admin password printed for nothing.
         tls = server_tls_context(args.certfile, args.keyfile) if args.certfile else None
+        tls_sockets = bind_sockets(args.tls_port, args.host) if tls and args.tls_port else []
+        plain_sockets = bind_sockets(args.port, args.host)
         uri = args.mongodb_uri
         if uri is None:
             self.embedded = EmbeddedDatabase(self.data_dir)
@@ -180,7 +209,11 @@ class Server:
             uri = self.embedded.start()
         self.client, db = await connect(uri)
         await migrate(db)
-        settings = CsmsSettings(heartbeat_interval=args.heartbeat_interval)
+        settings = CsmsSettings(
+            heartbeat_interval=args.heartbeat_interval,
+            require_rfid_default=args.require_rfid_default,
+            max_connector_power_w=args.max_connector_kw * 1000,
+        )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)
         self.services.frame_log = FrameLog(self.data_dir / "logs" / "ocpp-frames.log")
@@ -189,7 +222,6 @@ class Server:
         )
         await self.services.chargers.mark_all_offline()
         self.services.start()
-        await ensure_admin(self.services, args.admin_password)
         # Simulators started from the admin connect back to this server by default.
         self.simulators = SimulatorManager(
             self.services.schemas,
@@ -210,10 +242,13 @@ class Server:
             trust_proxy_headers=args.behind_proxy,
         )  # fmt: skip
         listen = {"xheaders": args.behind_proxy, **limits.http_server_kwargs()}
-        if tls is not None and args.tls_port:
-            self.https = app.listen(args.tls_port, args.host, ssl_options=tls, **listen)
+        if tls_sockets:
+            self.https = HTTPServer(app, ssl_options=tls, **listen)
+            self.https.add_sockets(tls_sockets)
             tls = None  # --port stays plain
-        self.http = app.listen(args.port, args.host, ssl_options=tls, **listen)
+        self.http = HTTPServer(app, ssl_options=tls, **listen)
+        self.http.add_sockets(plain_sockets)
+        await ensure_admin(self.services, args.admin_password)
 
     async def stop(self) -> None:
         """Stop simulators, stop accepting, close charger sockets, flush buffers, stop the

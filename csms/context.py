@@ -18,6 +18,8 @@ class ConnectionState:
     booted: bool = False
     known: bool = False
     connector_ts: dict[int, datetime] = field(default_factory=dict)
+    # connector -> its last status (from the charger document at connection, then ours)
+    statuses: dict[int, str] = field(default_factory=dict)
     transactions_seen: dict[int, bool] = field(default_factory=dict)
 
 

@@ -58,7 +58,11 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
         "ts": ts,
         "received": ctx.now,
     }
-    ctx.services.chargers.set_connector(ctx.charger_id, connector, status)
+    statuses = ctx.state.statuses
+    statuses[connector] = payload["status"]
+    ctx.services.chargers.set_connector(
+        ctx.charger_id, connector, status, sorted(set(statuses.values()))
+    )
     ctx.services.bus.publish(
         "status",
         ctx.charger_id,

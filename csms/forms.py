@@ -163,7 +163,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
-def _check_storable(value: Any, path: str, depth: int = 0) -> None:
+def check_storable(value: Any, path: str, depth: int = 0) -> None:
     """Raise FieldError for what MongoDB cannot store portably."""
     if depth > BSON_MAX_DEPTH:
         raise FieldError(f"nested too deeply at {path}")
@@ -172,10 +172,10 @@ def _check_storable(value: Any, path: str, depth: int = 0) -> None:
             if key.startswith("$") or "." in key or "\x00" in key:
                 why = "must not start with '$' or contain '.' or NUL"
                 raise FieldError(f"key {json.dumps(key)} at {path} {why}")
-            _check_storable(item, f"{path}.{key}", depth + 1)
+            check_storable(item, f"{path}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_storable(item, f"{path}[{index}]", depth + 1)
+            check_storable(item, f"{path}[{index}]", depth + 1)
     elif isinstance(value, int) and not isinstance(value, bool):
         if not INT64[0] <= value <= INT64[1]:
             raise FieldError(f"the number at {path} does not fit in 64 bits")
@@ -196,7 +196,7 @@ def json_object(value: str) -> dict[str, Any]:
         raise FieldError(f"invalid JSON: {exc}") from None
     if not isinstance(parsed, dict):
         raise FieldError(f"must be a JSON object ({{...}}), not {type(parsed).__name__}")
-    _check_storable(parsed, "$")
+    check_storable(parsed, "$")
     return parsed
 
 

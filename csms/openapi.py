@@ -24,7 +24,7 @@ _ERROR_RESPONSES = {
     "400": ("BadRequest", "Malformed JSON, or a parameter or field is invalid (named in detail)."),
     "401": ("Unauthorized", "No valid API token, Basic credentials or login cookie."),
     "403": ("Forbidden", "Cookie-authenticated request without a valid XSRF token."),
-    "404": ("NotFound", "No such charger or tag."),
+    "404": ("NotFound", "No such charger, tag or endpoint."),
     "409": ("Conflict", "The resource exists already."),
     "415": ("UnsupportedMediaType", "The body is not application/json."),
 }
@@ -58,6 +58,10 @@ def _page(item: str, description: str) -> dict[str, Any]:
 
 
 DATETIME = {"type": "string", "format": "date-time"}
+# The charger list's status filter (csms.chargers.STATUS_FILTERS, spelled out here so this
+# module depends on nothing else).
+_STATUS_FILTERS = ("online", "offline", "Available", "Preparing", "Charging", "SuspendedEVSE",
+                   "SuspendedEV", "Finishing", "Reserved", "Unavailable", "Faulted")  # fmt: skip
 NULL_DATETIME = _null("string", format="date-time")
 ID_TAG = {"type": "string", "minLength": 1, "maxLength": 20, "description": "OCPP idToken"}
 
@@ -68,6 +72,8 @@ def _schemas() -> dict[str, Any]:
         "error_code": _null("string"), "info": _null("string"), "vendor_id": _null("string"),
         "vendor_error_code": _null("string"),
         "ts": {**NULL_DATETIME, "description": "time of the StatusNotification"},
+        "stale": {"type": "boolean",
+                  "description": "the charger is offline: this is its last reported status"},
     })  # fmt: skip
     transaction = _obj({
         "id": {"type": "integer"},
@@ -83,6 +89,8 @@ def _schemas() -> dict[str, Any]:
     charger_props: dict[str, Any] = {
         "id": {"type": "string"}, "name": _null("string"),
         "connected": {"type": "boolean", "description": "a live WebSocket connection now"},
+        "offline_since": {**NULL_DATETIME,
+                          "description": "when an offline charger was last heard of"},
         "connectors": {"type": "object", "additionalProperties": _ref("Connector"),
                        "description": "by connector id; 0 is the charger as a whole"},
         "active_transactions": {"type": "array", "items": _ref("Transaction")},
@@ -144,8 +152,40 @@ def _schemas() -> dict[str, Any]:
         "Transaction": transaction,
         "Charger": _obj(charger_props),
         "ChargerDetail": _obj(detail_props),
-        "ChargerList": _obj(
-            {"total": {"type": "integer"}, "items": {"type": "array", "items": _ref("Charger")}}
+        "ChargerPage": _page("Charger", "Chargers by id."),
+        "ChargerChanges": _obj(
+            {
+                "name": {"type": "string", "maxLength": 100},
+                "require_rfid": {
+                    "type": "boolean",
+                    "description": "unknown tags are Invalid on this charger",
+                },
+                "latitude": _null(
+                    "number",
+                    minimum=-90,
+                    maximum=90,
+                    description="degrees; null clears the position",
+                ),
+                "longitude": _null(
+                    "number",
+                    minimum=-180,
+                    maximum=180,
+                    description="degrees; give both coordinates or neither",
+                ),
+                "config": {"type": "object", "description": "the operator's JSON settings"},
+            },
+            required=[],
+            description="The fields to change; absent ones stay as they are.",
+        ),
+        "ChargerDeleted": _obj(
+            {
+                "deleted": {"type": "string"},
+                "purged": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "documents removed, by collection",
+                },
+            }
         ),
         "Message": message,
         "TransactionPage": _page("Transaction", "Sessions, newest first."),
@@ -259,16 +299,40 @@ def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     return {
         "/ocpp/chargers/": {"get": {
             "operationId": "listChargers", "tags": ["chargers"],
-            "summary": "Every known charger with its current state",
-            "responses": {**_ok(_ref("ChargerList")), **_errors("401")},
+            "summary": "Known chargers with their current state, a page at a time",
+            "parameters": [
+                _query("q", {"type": "string", "maxLength": 100},
+                       "matches the start of a word of the id, name, vendor, model or serial "
+                       "(case-insensitive)"),
+                _query("status", {"enum": list(_STATUS_FILTERS)},
+                       "online, offline, or a connector status of a connected charger"),
+                *_PAGING,
+            ],
+            "responses": {**_ok(_ref("ChargerPage")), **_errors("400", "401")},
         }},
-        "/ocpp/chargers/{cid}/": {"parameters": [_CID], "get": {
-            "operationId": "getCharger", "tags": ["chargers"],
-            "summary": "One charger, its configuration and its recent message log",
-            "parameters": [_query("log_limit", {"type": "integer", "minimum": 1, "maximum": 500,
-                                                "default": 50}, "how many exchanges")],
-            "responses": {**_ok(_ref("ChargerDetail")), **_errors("400", "401", "404")},
-        }},
+        "/ocpp/chargers/{cid}/": {
+            "parameters": [_CID],
+            "get": {
+                "operationId": "getCharger", "tags": ["chargers"],
+                "summary": "One charger, its configuration and its recent message log",
+                "parameters": [_query("log_limit", {"type": "integer", "minimum": 1,
+                                                    "maximum": 500, "default": 50},
+                                      "how many exchanges")],
+                "responses": {**_ok(_ref("ChargerDetail")), **_errors("400", "401", "404")},
+            },
+            "patch": {
+                "operationId": "updateCharger", "tags": ["chargers"],
+                "summary": "Change the given settings; the charger as GET shows it",
+                "requestBody": _body(_ref("ChargerChanges")),
+                "responses": {**_ok(_ref("ChargerDetail")),
+                              **_errors("400", "401", "403", "404", "415")},
+            },
+            "delete": {
+                "operationId": "deleteCharger", "tags": ["chargers"],
+                "summary": "Disconnect the charger and delete it with all its recorded data",
+                "responses": {**_ok(_ref("ChargerDeleted")), **_errors("401", "403", "404")},
+            },
+        },
         ACTION_PATH: {"parameters": [_CID], "post": {
             "operationId": "chargerAction", "tags": ["chargers"],
             "summary": "Send the charger an operation and wait (bounded) for its answer",

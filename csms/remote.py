@@ -220,8 +220,8 @@ _TABLE = (
         fx.prepare_reservation, fx.after_reservation,
     ),
     Operation(
-        "reset", "Reset", "Core", "Reboot the charger.",
-        (Param("type", required=True, enum=("Hard", "Soft")),),
+        "reset", "Reset", "Core", "Reboot the charger (Soft unless Hard is asked for).",
+        (Param("type", enum=("Hard", "Soft"), default="Soft"),),
     ),
     Operation(
         "send_local_list", "SendLocalList", "LocalAuthListManagement",
@@ -334,6 +334,8 @@ _BY_ACTION: Mapping[str, Operation] = MappingProxyType({op.action: op for op in 
 def operation(name: Any) -> Operation:
     """The operation called ``name`` (snake_case, or the OCPP action name); ParameterError
     on the ``action`` field when there is none."""
+    if name is None or name == "":
+        raise ParameterError("action", "is required")
     found = (OPERATIONS.get(name) or _BY_ACTION.get(name)) if isinstance(name, str) else None
     if found is None:
         raise ParameterError("action", f"unknown action {str(name)[:60]!r}")

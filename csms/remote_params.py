@@ -10,6 +10,7 @@ means "not given".
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -28,8 +29,12 @@ DATETIME = "datetime"
 URI = "uri"
 OBJECT = "object"
 STRINGS = "strings"
+NUMBER = "number"
+BOOLEAN = "boolean"
 
 _INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_TRUE = frozenset({"true", "on", "yes", "1"})
+_FALSE = frozenset({"false", "off", "no", "0"})
 
 
 class ParameterError(ValueError):
@@ -71,11 +76,12 @@ class Param:
     required: bool = False
     ocpp: str | None = ""
     enum: tuple[str, ...] = ()
-    minimum: int | None = None
-    maximum: int | None = None
+    minimum: float | None = None
+    maximum: float | None = None
     max_length: int | None = None
     description: str = ""
     empty_ok: bool = False  # "" is a value (ChangeConfiguration's value), not "not given"
+    default: Any = None  # used when the parameter is not given (then it is never required)
 
     @property
     def target(self) -> str | None:
@@ -118,6 +124,30 @@ class Param:
             self._fail(f"must be at least {self.minimum}")
         if self.maximum is not None and value > self.maximum:
             self._fail(f"must be at most {self.maximum}")
+        return value
+
+    def _parse_number(self, value: Any) -> float:
+        if isinstance(value, str):
+            try:
+                value = float(value.strip())
+            except ValueError:
+                self._fail("must be a number")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self._fail("must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            self._fail("must be a finite number")
+        low = -math.inf if self.minimum is None else self.minimum
+        high = math.inf if self.maximum is None else self.maximum
+        if not low <= value <= high:
+            self._fail(f"must be between {low:g} and {high:g}")
+        return value
+
+    def _parse_boolean(self, value: Any) -> bool:
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        if not isinstance(value, bool):
+            self._fail("must be true or false")
         return value
 
     def _parse_datetime(self, value: Any) -> str:
@@ -179,6 +209,8 @@ class Param:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
             schema["maximum"] = self.maximum
+        if self.default is not None:
+            schema["default"] = self.default
         if self.description:
             schema["description"] = self.description
         return schema
@@ -199,7 +231,9 @@ def parse_params(params: Iterable[Param], raw: Mapping[str, Any]) -> dict[str, A
     for name, param in by_name.items():
         value = raw.get(name)
         if value is None or (value == "" and not param.empty_ok):
-            if param.required:
+            if param.default is not None:
+                values[name] = param.default
+            elif param.required:
                 raise ParameterError(name, "is required")
             continue
         values[name] = param.parse(value)

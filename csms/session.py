@@ -57,6 +57,9 @@ class ChargerSession:
         now = self.connected_at = utcnow()
         doc, created = await self.services.chargers.connect(self.charger_id, self.path, now)
         self.state.known = bool(doc.get("boot"))
+        for key, connector in (doc.get("connectors") or {}).items():
+            if str(key).isdigit() and isinstance(connector, dict) and connector.get("status"):
+                self.state.statuses[int(key)] = connector["status"]
         self.services.bus.publish("connected", self.charger_id, created=created)
         return doc
 
@@ -66,9 +69,10 @@ class ChargerSession:
         for key in list(self._open):
             self._finish(key)
         self.outgoing.close()
+        now = utcnow()
         if self.connected_at is not None:
-            await self.services.chargers.disconnected(self.charger_id, utcnow(), self.connected_at)
-        self.services.bus.publish("disconnected", self.charger_id)
+            await self.services.chargers.disconnected(self.charger_id, now, self.connected_at)
+        self.services.bus.publish("disconnected", self.charger_id, ts=now)
 
     async def send_call(
         self, text: str, action: str | None = None, unique_id: str | None = None

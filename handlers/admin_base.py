@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import tornado.web
 
@@ -35,44 +33,6 @@ def rfid_url(id_tag: str, suffix: str = "") -> str:
 def kwh(energy_wh: float | None) -> str:
     """Energy in Wh shown as kWh with three decimals; empty when unknown."""
     return "" if energy_wh is None else f"{energy_wh / 1000:.3f}"
-
-
-@dataclass(slots=True)
-class Pager:
-    """One page of a filtered list, with links that keep the filters."""
-
-    page: int
-    per_page: int
-    total: int
-    path: str
-    filters: dict[str, str]
-
-    @property
-    def pages(self) -> int:
-        """How many pages there are (at least 1)."""
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def skip(self) -> int:
-        """Documents before this page."""
-        return (self.page - 1) * self.per_page
-
-    def url(self, page: int) -> str:
-        """The URL of another page with the same filters."""
-        query = {key: value for key, value in self.filters.items() if value}
-        if page > 1:
-            query["page"] = str(page)
-        return self.path + ("?" + urlencode(query) if query else "")
-
-    @property
-    def prev_url(self) -> str | None:
-        """The previous page, or None on the first."""
-        return self.url(self.page - 1) if self.page > 1 else None
-
-    @property
-    def next_url(self) -> str | None:
-        """The next page, or None on the last."""
-        return self.url(self.page + 1) if self.page < self.pages else None
 
 
 class AdminHandler(BaseHandler):

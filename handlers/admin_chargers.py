@@ -9,17 +9,18 @@ from typing import Any
 import tornado.web
 
 from csms import forms, qrcodes
+from csms.chargers import PURGED, STATUS_FILTERS, delete_charger
 from handlers.admin_base import AdminHandler, charger_url, path_segment
+from handlers.base import Pager
 from handlers.chargepoint import charger_id_from_path
+from handlers.live import ChargerFilter
 from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.admin")
 
 RECENT_SESSIONS = 10
-CLOSE_DELETED = 1000
-# Collections purged with a charger, in the order they are reported.
-PURGED = ("chargers", "transactions", "meter_values", "messages", "commands", "anomalies",
-          "security_events")  # fmt: skip
+LIST_PAGE = 100
+LIST_PATH = "/ocpp/admin/chargers/"
 
 
 BOOT_LABELS = {"vendor": "Vendor", "model": "Model", "serial": "Serial number",
@@ -99,12 +100,17 @@ class ChargerListHandler(AdminHandler):
         await self.show(forms.Form({"id": "", "name": ""}))
 
     async def show(self, form: forms.Form, status: int = 200) -> None:
-        """Render the list with the add form as typed."""
-        chargers = await self.services.chargers.list()
+        """Render one page of the list (search and status filter) with the add form."""
+        chosen = ChargerFilter.of(self)
+        chargers, total = await self.services.chargers.search(
+            chosen.q or None, chosen.status or None, (chosen.page - 1) * LIST_PAGE, LIST_PAGE
+        )
+        pager = Pager(chosen.page, LIST_PAGE, total, LIST_PATH, chosen.fields())
         self.set_status(status)
         self.render(
             "admin/chargers.html", chargers=chargers, form=form, connected=self.registry,
-            sorted_connectors=sorted_connectors,
+            sorted_connectors=sorted_connectors, pager=pager, chosen=chosen,
+            statuses=STATUS_FILTERS,
         )  # fmt: skip
 
     @tornado.web.authenticated
@@ -180,12 +186,7 @@ class ChargerDeleteHandler(AdminHandler):
             why = "tick the box to confirm the deletion"
             await render_edit(self, charger, forms.Form(edit_fields(charger)), 400, why)
             return
-        connection = self.registry.get(charger_id)
-        if connection is not None:
-            connection.close(CLOSE_DELETED, "deleted")
-        # Buffered meter values and log entries must reach the database before the purge.
-        await self.services.flush()
-        counts = await self.services.chargers.delete_with_data(charger_id)
+        counts = await delete_charger(self.services, self.registry, charger_id)
         log.info("charger %r deleted by %s: %s", charger_id, self.current_user["username"], counts)
         summary = ", ".join(f"{name.replace('_', ' ')} {counts.get(name, 0)}" for name in PURGED)
         self.flash(f"Deleted charger {charger_id} and its data: {summary}.")

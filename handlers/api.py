@@ -8,15 +8,27 @@ Path arguments are named groups whose names are the OpenAPI path parameters
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from csms import remote
+from csms.chargers import STATUS_FILTERS, delete_charger, parse_changes
 from csms.openapi import build_openapi
 from handlers.api_data import MeterValuesHandler, TransactionCsvHandler, TransactionsHandler
-from handlers.api_params import query_int
+from handlers.api_params import (
+    invalid_field,
+    invalid_parameter,
+    page_of,
+    query_int,
+    query_page,
+    query_text,
+)
 from handlers.api_rfid import RfidTagHandler, RfidTagsHandler
 from handlers.api_views import charger_view, message_view
 from handlers.base import ApiError, APIHandler
+from ocppj.timeutil import utcnow
+
+log = logging.getLogger("csms.api")
 
 DEFAULT_LOG_LIMIT = 50
 MAX_LOG_LIMIT = 500
@@ -44,20 +56,43 @@ class ChargerAPIHandler(APIHandler):
         )  # fmt: skip
 
 
+def query_status(handler: APIHandler) -> str | None:
+    """The ``status`` filter of the charger list: online, offline or a connector status."""
+    status = query_text(handler, "status", max_length=20)
+    if status is not None and status not in STATUS_FILTERS:
+        raise invalid_parameter("status", "must be one of " + ", ".join(STATUS_FILTERS))
+    return status
+
+
 class ChargersHandler(ChargerAPIHandler):
-    """``GET /ocpp/chargers/``: every known charger with its current state."""
+    """``GET /ocpp/chargers/``: known chargers with their current state, a page at a time."""
 
     async def get(self) -> None:
-        """``{"total", "items": [charger, ...]}``, by id."""
+        """``{"total", "page", "per_page", "items": [charger, ...]}``, by id; ``q`` matches
+        the start of a word of the id, name, vendor, model or serial; ``status`` filters."""
+        q = query_text(self, "q", max_length=100)
+        status = query_status(self)
+        page, per_page = query_page(self)
         await self.services.chargers.flush()
-        docs = await self.services.chargers.list()
+        docs, total = await self.services.chargers.search(
+            q, status, skip=(page - 1) * per_page, limit=per_page
+        )
         open_txs = await self.open_transactions([doc["_id"] for doc in docs])
         items = [self.view(doc, open_txs.get(doc["_id"], [])) for doc in docs]
-        self.write_json({"total": len(items), "items": items})
+        self.write_json(page_of(items, total, page, per_page))
 
 
 class ChargerHandler(ChargerAPIHandler):
-    """``GET /ocpp/chargers/<cid>/``: one charger and its recent message log."""
+    """``GET/PATCH/DELETE /ocpp/chargers/<cid>/``: one charger and its recent message log;
+    change its settings; delete it with its data."""
+
+    async def existing(self, cid: str) -> dict[str, Any]:
+        """The charger document (buffered state written first), or 404."""
+        await self.services.chargers.flush()
+        doc = await self.services.chargers.get(cid)
+        if doc is None:
+            raise ApiError(404, "not_found", f"no charger {cid!r}")
+        return doc
 
     async def get(self, cid: str) -> None:
         """The charger's state, configuration and newest message-log exchanges first
@@ -65,10 +100,35 @@ class ChargerHandler(ChargerAPIHandler):
         limit = query_int(
             self, "log_limit", minimum=1, maximum=MAX_LOG_LIMIT, default=DEFAULT_LOG_LIMIT
         )
-        await self.services.chargers.flush()
-        doc = await self.services.chargers.get(cid)
-        if doc is None:
-            raise ApiError(404, "not_found", f"no charger {cid!r}")
+        await self.write_detail(await self.existing(cid), limit)
+
+    async def patch(self, cid: str) -> None:
+        """Change name, require_rfid, latitude/longitude (null clears) or config; the
+        charger as GET shows it. 400 names the first bad field; nothing is changed then."""
+        body = self.json_body()
+        doc = await self.existing(cid)
+        try:
+            fields = parse_changes(doc, body)
+        except remote.ParameterError as exc:
+            raise invalid_field(exc.field, exc.message) from None
+        if fields:
+            fields["updated"] = utcnow()
+            if not await self.services.chargers.update(cid, fields):
+                raise ApiError(404, "not_found", f"no charger {cid!r}")
+        await self.write_detail(await self.existing(cid), DEFAULT_LOG_LIMIT)
+
+    async def delete(self, cid: str) -> None:
+        """Disconnect and delete the charger and everything recorded for it:
+        ``{"deleted": cid, "purged": {collection: count}}``."""
+        await self.existing(cid)
+        counts = await delete_charger(self.services, self.registry, cid)
+        user = self.current_user["username"]
+        log.info("charger %r deleted by %s over the API: %s", cid, user, counts)
+        self.write_json({"deleted": cid, "purged": counts})
+
+    async def write_detail(self, doc: dict[str, Any], limit: int) -> None:
+        """Send the charger's detail view with its newest ``limit`` exchanges."""
+        cid = doc["_id"]
         open_txs = await self.services.transactions.open_for_charger(cid)
         messages = await self.services.messages.recent(cid, limit=limit)
         body = self.view(doc, open_txs)
@@ -126,6 +186,17 @@ class OpenAPIHandler(APIHandler):
         self.write_json(build_openapi(self.action_schemas(), server_url=self.web.public_url))
 
 
+class NotFoundHandler(APIHandler):
+    """Any other path under ``/ocpp/api/`` or ``/ocpp/chargers/``: a JSON 404 for every
+    method, after the same authentication as the rest of the API (401 without it), so
+    nobody learns the API's shape without credentials."""
+
+    def _not_found(self, *args: str) -> None:
+        raise ApiError(404, "not_found", f"no API endpoint {self.request.path}")
+
+    get = post = put = patch = delete = _not_found
+
+
 _CID = r"(?P<cid>[^/]+)"
 _TAG = r"(?P<tag>[^/]+)"
 
@@ -139,4 +210,6 @@ ROUTES: list = [
     (r"/ocpp/api/rfid/", RfidTagsHandler),
     (rf"/ocpp/api/rfid/{_TAG}/", RfidTagHandler),
     (r"/ocpp/api/openapi\.json", OpenAPIHandler),
+    (r"/ocpp/api/.*", NotFoundHandler),
+    (r"/ocpp/chargers/.*", NotFoundHandler),
 ]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import tornado.web
@@ -25,12 +27,17 @@ COOKIE_DAYS = 14
 AUTHENTICATE = 'Bearer realm="csms", Basic realm="csms"'
 
 
+# OpenStreetMap's tile server; a module constant because a slots dataclass's class
+# attribute is a member descriptor, not its default.
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+
+
 @dataclass(slots=True)
 class WebSettings:
     """Tunables of the web side."""
 
     public_url: str = "http://127.0.0.1:8000"
-    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_url: str = DEFAULT_TILE_URL
     tile_attribution: str = "&copy; OpenStreetMap contributors"
     # Monterrey, Mexico: where the map is centred for a charger without coordinates.
     default_latitude: float = 25.6866
@@ -206,6 +213,44 @@ class APIHandler(BaseHandler):
             body = {"error": self._reason.lower().replace(" ", "_"), "detail": None}
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(to_json(body))
+
+
+@dataclass(slots=True)
+class Pager:
+    """One page of a filtered list, with links that keep the filters."""
+
+    page: int
+    per_page: int
+    total: int
+    path: str
+    filters: dict[str, str]
+
+    @property
+    def pages(self) -> int:
+        """How many pages there are (at least 1)."""
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def skip(self) -> int:
+        """Documents before this page."""
+        return (self.page - 1) * self.per_page
+
+    def url(self, page: int) -> str:
+        """The URL of another page with the same filters."""
+        query = {key: value for key, value in self.filters.items() if value}
+        if page > 1:
+            query["page"] = str(page)
+        return self.path + ("?" + urlencode(query) if query else "")
+
+    @property
+    def prev_url(self) -> str | None:
+        """The previous page, or None on the first."""
+        return self.url(self.page - 1) if self.page > 1 else None
+
+    @property
+    def next_url(self) -> str | None:
+        """The next page, or None on the last."""
+        return self.url(self.page + 1) if self.page < self.pages else None
 
 
 def fmt_dt(value: datetime | None) -> str:

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import tornado.web
 from tornado.iostream import StreamClosedError
 
+from csms.chargers import STATUS_FILTERS
 from csms.registry import ConnectionRegistry
 from csms.services import Services
+from handlers.api_views import offline_since
 from handlers.base import BaseHandler, to_json
 from models.meter_values import ENERGY_REGISTER
 
 POWER = "Power.Active.Import"
+DASHBOARD_PAGE_SIZE = 60
+MAX_QUERY = 100
+MAX_PAGE = 1_000_000
 CHART_POINTS = 120
 KEEPALIVE_SECONDS = 15.0
 MAX_AGE_SECONDS = 1800.0
@@ -77,7 +84,11 @@ def _connector_id(key: Any) -> int | None:
 def charger_view(
     charger: dict[str, Any], connected: bool, sessions: list[dict[str, Any]] = ()
 ) -> dict[str, Any]:
-    """What pages and the live stream show of a charger (datetimes left as datetimes)."""
+    """What pages and the live stream show of a charger (datetimes left as datetimes).
+
+    An offline charger's connector statuses are kept but ``stale`` (it may have stopped
+    charging long ago), and ``offline_since`` says when it was last heard of.
+    """
     connectors: dict[int, dict[str, Any]] = {}
     for key, state in (charger.get("connectors") or {}).items():
         number = _connector_id(key)
@@ -89,17 +100,19 @@ def charger_view(
             "error_code": state.get("error_code"),
             "info": state.get("info"),
             "ts": state.get("ts"),
+            "stale": not connected,
         }
     for session in sessions:
         number = session.get("connector")
         if isinstance(number, int) and number not in connectors:
             connectors[number] = {"id": number, "status": "Unknown", "error_code": None,
-                                  "info": None, "ts": None}  # fmt: skip
+                                  "info": None, "ts": None, "stale": not connected}  # fmt: skip
     boot = charger.get("boot") or {}
     return {
         "id": charger["_id"],
         "name": charger.get("name") or charger["_id"],
         "connected": connected,
+        "offline_since": None if connected else offline_since(charger),
         "vendor": boot.get("vendor"),
         "model": boot.get("model"),
         "last_heartbeat": charger.get("last_heartbeat"),
@@ -109,14 +122,53 @@ def charger_view(
     }
 
 
-async def dashboard_state(services: Services, registry: ConnectionRegistry) -> list[dict]:
-    """Every charger's view with its open sessions, by id.
+@dataclass(frozen=True, slots=True)
+class ChargerFilter:
+    """Which chargers a page shows: search text, status filter, page (from the query)."""
+
+    q: str = ""
+    status: str = ""
+    page: int = 1
+
+    @classmethod
+    def of(cls, handler: tornado.web.RequestHandler) -> ChargerFilter:
+        """The filter in the request's query; an unknown status or page means none."""
+        q = handler.get_query_argument("q", "").strip()[:MAX_QUERY]
+        status = handler.get_query_argument("status", "")
+        page = handler.get_query_argument("page", "1")
+        return cls(
+            q,
+            status if status in STATUS_FILTERS else "",
+            int(page) if page.isdigit() and 0 < int(page) <= MAX_PAGE else 1,
+        )
+
+    def fields(self) -> dict[str, str]:
+        """The filter as query fields (for links that keep it)."""
+        return {"q": self.q, "status": self.status}
+
+    def query(self) -> str:
+        """The filter and page as a query string (empty values left out)."""
+        fields = {**self.fields(), "page": str(self.page) if self.page > 1 else ""}
+        return urlencode({key: value for key, value in fields.items() if value})
+
+
+async def dashboard_state(
+    services: Services,
+    registry: ConnectionRegistry,
+    chosen: ChargerFilter | None = None,
+    per_page: int = DASHBOARD_PAGE_SIZE,
+) -> tuple[list[dict], int]:
+    """The views of one page of chargers (by id) with their open sessions, and how many
+    chargers match in all.
 
     Buffered state and meter values are flushed first so the view is current.
     """
+    chosen = chosen or ChargerFilter()
     await services.chargers.flush()
     await services.meter_values.flush()
-    chargers = await services.chargers.list()
+    chargers, total = await services.chargers.search(
+        chosen.q or None, chosen.status or None, (chosen.page - 1) * per_page, per_page
+    )
     limit = asyncio.Semaphore(CONCURRENT_READS)
 
     async def build(charger: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +177,7 @@ async def dashboard_state(services: Services, registry: ConnectionRegistry) -> l
             sessions = [await session_view(services, tx) for tx in txs]
         return charger_view(charger, charger["_id"] in registry, sessions)
 
-    return list(await asyncio.gather(*(build(charger) for charger in chargers)))
+    return list(await asyncio.gather(*(build(charger) for charger in chargers))), total
 
 
 def sse_message(event: dict[str, Any]) -> bytes:
@@ -155,8 +207,9 @@ class LiveEventsHandler(BaseHandler):
         deadline = loop.time() + max_age
         try:
             self.write(b"retry: 3000\n\n")
-            state = await dashboard_state(self.services, self.registry)
-            self.write(sse_message({"type": "snapshot", "chargers": state}))
+            chosen = ChargerFilter.of(self)
+            state, total = await dashboard_state(self.services, self.registry, chosen)
+            self.write(sse_message({"type": "snapshot", "chargers": state, "total": total}))
             await self.flush()
             while not self._gone:
                 remaining = deadline - loop.time()

@@ -10,8 +10,9 @@ from typing import Any
 import tornado.web
 
 from csms import qrcodes
-from handlers.base import BaseHandler, to_json
-from handlers.live import charger_view, dashboard_state
+from csms.chargers import STATUS_FILTERS
+from handlers.base import BaseHandler, Pager, to_json
+from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_view, dashboard_state
 
 LOG_PAGE_SIZE = 50
 SESSION_PAGE_SIZE = 50
@@ -65,9 +66,14 @@ class DashboardHandler(PageHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         """Render the cards; the page's script subscribes to the live stream."""
-        chargers = await dashboard_state(self.services, self.registry)
+        chosen = ChargerFilter.of(self)
+        chargers, total = await dashboard_state(self.services, self.registry, chosen)
         state = to_json({"chargers": chargers}).decode()
-        self.render("dashboard.html", chargers=chargers, state_json=state)
+        pager = Pager(chosen.page, DASHBOARD_PAGE_SIZE, total, "/ocpp/", chosen.fields())
+        self.render(
+            "dashboard.html", chargers=chargers, state_json=state, pager=pager, chosen=chosen,
+            statuses=STATUS_FILTERS, events_url="/ocpp/live/events?" + chosen.query(),
+        )  # fmt: skip
 
 
 class LandingHandler(PageHandler):
@@ -149,6 +155,7 @@ class MessageLogHandler(PageHandler):
 _CID = r"(?P<cid>[^/]+)"
 
 ROUTES = [
+    (r"/", tornado.web.RedirectHandler, {"url": "/ocpp/"}),
     (r"/ocpp/?", DashboardHandler),
     (rf"/ocpp/c/{_CID}/", LandingHandler),
     (rf"/ocpp/c/{_CID}/qr\.svg", QRCodeHandler),

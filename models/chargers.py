@@ -2,22 +2,74 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
+from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from models.batch import StateUpdater
 
+ONLINE = "online"
+OFFLINE = "offline"
+# Where a word starts inside an id, name or model: after a separator or a space.
+_WORD_START = re.compile(r"(?<=[\s\-_.:/*#,;|+])(?=\S)")
 
-def new_charger(charger_id: str, now: datetime) -> dict[str, Any]:
-    """The document of a charger nobody has configured yet."""
+
+def search_terms(doc: dict[str, Any]) -> list[str]:
+    """The lower-cased words a charger is found by (``search``, indexed): its id, name,
+    vendor, model and serial, each whole and from every word start on (``DE-ACME-0001``
+    is found by ``de-``, ``acme`` and ``0001``)."""
+    boot = doc.get("boot") or {}
+    terms: set[str] = set()
+    for value in (doc.get("_id"), doc.get("name"), boot.get("vendor"), boot.get("model"),
+                  boot.get("serial")):  # fmt: skip
+        if not isinstance(value, str) or not value.strip():
+            continue
+        text = value.strip().lower()
+        terms.add(text)
+        terms.update(text[match.start() :] for match in _WORD_START.finditer(text))
+    return sorted(terms)
+
+
+def connector_statuses(connectors: dict[str, Any] | None) -> list[str]:
+    """The distinct statuses of a charger's connectors (``statuses``, indexed)."""
+    found = {
+        state.get("status")
+        for state in (connectors or {}).values()
+        if isinstance(state, dict) and state.get("status")
+    }
+    return sorted(found)
+
+
+def search_query(q: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """The query of ``ChargerRepo.search``: ``q`` matches the start of a search term;
+    ``status`` is ``online``, ``offline`` or a connector status of a connected charger
+    (an offline charger's statuses are stale)."""
+    query: dict[str, Any] = {}
+    if q is not None and q.strip():
+        prefix = q.strip().lower()
+        query["search"] = {"$gte": prefix, "$lt": prefix + "\uffff"}
+    if status == ONLINE:
+        query["connected"] = True
+    elif status == OFFLINE:
+        query["connected"] = {"$ne": True}
+    elif status is not None:
+        query["connected"] = True
+        query["statuses"] = status
+    return query
+
+
+def new_charger(charger_id: str, now: datetime, require_rfid: bool = False) -> dict[str, Any]:
+    """The document of a charger nobody has configured yet (``require_rfid``: the server's
+    default for new chargers)."""
     return {
         "_id": charger_id,
         "name": charger_id,
         "config": {},
-        "require_rfid": False,
+        "require_rfid": require_rfid,
         "latitude": None,
         "longitude": None,
         "last_path": None,
@@ -26,6 +78,8 @@ def new_charger(charger_id: str, now: datetime) -> dict[str, Any]:
         "last_seen": None,
         "last_meter_values": None,
         "connectors": {},
+        "statuses": [],
+        "search": search_terms({"_id": charger_id, "name": charger_id}),
         "connected": False,
         "created": now,
         "updated": now,
@@ -39,15 +93,22 @@ class ChargerRepo:
     the connection flag. ``observed`` (slow, seconds) carries what only needs to be
     roughly current in the database: last heartbeat, last seen, last meter values;
     coalescing many of those into one write per charger is the point. Readers
-    that must be exact call ``flush()`` first.
+    that must be exact call ``flush()`` first. ``require_rfid_default`` is the
+    ``require_rfid`` of chargers created from now on (registered or added by hand).
     """
 
     def __init__(
-        self, db: AsyncDatabase, state: StateUpdater, observed: StateUpdater | None = None
+        self,
+        db: AsyncDatabase,
+        state: StateUpdater,
+        observed: StateUpdater | None = None,
+        *,
+        require_rfid_default: bool = False,
     ):
         self._coll = db.chargers
         self.state = state
         self.observed = observed or state
+        self.require_rfid_default = require_rfid_default
 
     async def flush(self) -> None:
         """Write every queued charger update now."""
@@ -67,7 +128,7 @@ class ChargerRepo:
         )
         if doc is not None:
             return doc, False
-        doc = new_charger(charger_id, now) | changes
+        doc = new_charger(charger_id, now, self.require_rfid_default) | changes
         try:
             await self._coll.insert_one(doc)
         except DuplicateKeyError:  # another connection created it meanwhile
@@ -84,31 +145,58 @@ class ChargerRepo:
 
     async def record_boot(self, charger_id: str, boot: dict[str, Any], now: datetime) -> None:
         """Store the boot information of an accepted BootNotification (written at once)."""
-        await self._coll.update_one(
-            {"_id": charger_id}, {"$set": {"boot": boot, "last_seen": now, "updated": now}}
+        doc = await self._coll.find_one_and_update(
+            {"_id": charger_id},
+            {"$set": {"boot": boot, "last_seen": now, "updated": now}},
+            return_document=ReturnDocument.AFTER,
         )
+        await self._refresh_search(doc)
+
+    async def _refresh_search(self, doc: dict[str, Any] | None) -> None:
+        """Store the search terms of ``doc`` when they changed (boot info or name)."""
+        if doc is not None and doc.get("search") != (terms := search_terms(doc)):
+            await self._coll.update_one({"_id": doc["_id"]}, {"$set": {"search": terms}})
 
     def touch(self, charger_id: str, fields: dict[str, Any]) -> None:
         """Queue frequent fields (last_heartbeat, last_seen, last_meter_values ...)."""
         self.observed.set(charger_id, fields)
 
-    def set_connector(self, charger_id: str, connector: int, status: dict[str, Any]) -> None:
-        """Queue the status of one connector (0 is the charger as a whole)."""
-        self.state.set(charger_id, {f"connectors.{connector}": status})
+    def set_connector(
+        self, charger_id: str, connector: int, status: dict[str, Any], statuses: list[str]
+    ) -> None:
+        """Queue the status of one connector (0 is the charger as a whole) with the distinct
+        statuses of all its connectors now."""
+        self.state.set(charger_id, {f"connectors.{connector}": status, "statuses": statuses})
 
     async def update(self, charger_id: str, fields: dict[str, Any]) -> bool:
         """Change fields at once; False when the charger does not exist."""
-        result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
-        return result.matched_count == 1
+        if "name" not in fields:
+            result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
+            return result.matched_count == 1
+        doc = await self._coll.find_one_and_update(
+            {"_id": charger_id}, {"$set": fields}, return_document=ReturnDocument.AFTER
+        )
+        await self._refresh_search(doc)
+        return doc is not None
 
-    async def list(self, limit: int = 5000) -> list[dict[str, Any]]:
-        """Every charger, by id."""
-        return await self._coll.find({}).sort("_id", 1).limit(limit).to_list()
+    async def search(
+        self, q: str | None = None, status: str | None = None, skip: int = 0, limit: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Chargers by id matching ``search_query(q, status)``: (one page, the total)."""
+        query = search_query(q, status)
+        page = await self._coll.find(query).sort("_id", 1).skip(skip).limit(limit).to_list()
+        return page, await self._coll.count_documents(query)
+
+    async def ids(self, limit: int) -> list[str]:
+        """The first ``limit`` charger ids (suggestions in filters)."""
+        cursor = self._coll.find({}, {"_id": 1}).sort("_id", 1).limit(limit)
+        return [doc["_id"] for doc in await cursor.to_list()]
 
     async def create(self, charger_id: str, fields: dict[str, Any], now: datetime) -> bool:
         """Add a charger by hand; False when the id exists already."""
         try:
-            await self._coll.insert_one(new_charger(charger_id, now) | fields)
+            doc = new_charger(charger_id, now, self.require_rfid_default) | fields
+            await self._coll.insert_one(doc)
         except DuplicateKeyError:
             return False
         return True

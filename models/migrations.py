@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models import charging_profiles, reservations, unknown_chargers
+from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
 log = logging.getLogger("csms.migrations")
@@ -21,7 +22,11 @@ log = logging.getLogger("csms.migrations")
 MESSAGE_TTL_SECONDS = 30 * 24 * 3600
 
 INDEXES: dict[str, list[IndexModel]] = {
-    "chargers": [IndexModel([("connected", ASCENDING)], name="connected")],
+    "chargers": [
+        IndexModel([("connected", ASCENDING)], name="connected"),
+        IndexModel([("search", ASCENDING)], name="search"),
+        IndexModel([("statuses", ASCENDING), ("_id", ASCENDING)], name="statuses"),
+    ],
     "transactions": [
         IndexModel(
             [("charger", ASCENDING), ("connector", ASCENDING)],
@@ -101,9 +106,24 @@ async def _sync_transaction_counter(db: AsyncDatabase) -> None:
     await db.counters.update_one({"_id": TX_SEQUENCE}, {"$max": {"seq": floor}}, upsert=True)
 
 
+async def _charger_search_fields(db: AsyncDatabase) -> None:
+    """Every charger gets its search terms and the distinct statuses of its connectors."""
+    ops = []
+    async for doc in db.chargers.find({}, {"name": 1, "boot": 1, "connectors": 1}):
+        statuses = connector_statuses(doc.get("connectors"))
+        fields = {"search": search_terms(doc), "statuses": statuses}
+        ops.append(UpdateOne({"_id": doc["_id"]}, {"$set": fields}))
+        if len(ops) == 1000:
+            await db.chargers.bulk_write(ops, ordered=False)
+            ops = []
+    if ops:
+        await db.chargers.bulk_write(ops, ordered=False)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
+    (3, "charger search terms and connector statuses", _charger_search_fields),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

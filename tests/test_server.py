@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -99,7 +100,7 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
-        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 2"
+        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 3"
     finally:
         assert stop(process) == 0
 
@@ -153,17 +154,89 @@ def test_busy_port_is_one_line_and_exit_2(tmp_path):
     assert process.returncode == 2
     lines = process.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ")
-    assert not (tmp_path / "mongodb.uri").exists()  # the embedded db was stopped again
+    assert lines[0].endswith("Address already in use")
+    # The port is checked first: no database started, no admin password printed for nothing.
+    assert process.stdout == ""
+    assert not (tmp_path / "db").exists()
+    assert not (tmp_path / "mongodb.uri").exists()
 
 
 def test_migrate_reset_keeps_data(tmp_path):
+    process, _ = start_server(tmp_path)  # the server creates (and migrates) the database
+    wait_listening(process)
+    assert stop(process) == 0
     script = [sys.executable, str(ROOT / "scripts" / "migrate.py"), "--data-dir", str(tmp_path)]
-    first = subprocess.run(script, capture_output=True, text=True, timeout=60)
-    assert first.returncode == 0, first.stderr
-    assert "applied 1: create collections and the meter_values time series" in first.stdout
     again = subprocess.run(script, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
     assert "applied" not in again.stdout  # nothing left to apply
     reset = subprocess.run([*script, "--reset"], capture_output=True, text=True, timeout=60)
     assert reset.returncode == 0
     assert reset.stdout.splitlines()[0] == "dropped indexes and cleared the schema version"
+    assert "applied 1: create collections and the meter_values time series" in reset.stdout
     assert "applied 2: transaction counter above every stored id" in reset.stdout
+    assert "applied 3: charger search terms and connector statuses" in reset.stdout
+
+
+def test_first_run_defaults_as_a_user_gets_them(tmp_path):
+    """No options but the port and data dir: the map has OpenStreetMap tiles, / leads to
+    the dashboard."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    process, port = start_server(tmp_path, "--admin-password", "first-run-pw")
+    base = f"http://127.0.0.1:{port}"
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    try:
+        wait_listening(process)
+        with opener.open(base + "/", timeout=10) as response:
+            assert response.url == base + "/ocpp/login?next=%2Focpp%2F"
+        xsrf = next(cookie.value for cookie in jar if cookie.name == "_xsrf")
+
+        def post(path: str, fields: dict) -> str:
+            body = urllib.parse.urlencode({**fields, "_xsrf": xsrf}).encode()
+            with opener.open(base + path, body, timeout=10) as response:
+                return response.read().decode()
+
+        post("/ocpp/login", {"username": "admin", "password": "first-run-pw", "next": "/ocpp/"})
+        page = post("/ocpp/admin/chargers/", {"id": "MAP1", "name": ""})
+        assert 'data-tile-url="https://tile.openstreetmap.org/{z}/{x}/{y}.png"' in page
+    finally:
+        assert stop(process) == 0
+
+
+def test_require_rfid_default_makes_new_chargers_refuse_unknown_tags(tmp_path):
+    """--require-rfid-default: an auto-registered charger gets require_rfid on, so an
+    unknown tag is Invalid there (without the option it is Accepted)."""
+
+    async def authorize(port: int) -> str:
+        url = f"ws://127.0.0.1:{port}/x/NEW1/"
+        async with websockets.connect(url, subprotocols=["ocpp1.6"]) as ws:
+            boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+            await ws.send(json.dumps([2, "b", "BootNotification", boot]))
+            await asyncio.wait_for(ws.recv(), 10)
+            await ws.send('[2,"a","Authorize",{"idTag":"NOBODY"}]')
+            return await asyncio.wait_for(ws.recv(), 10)
+
+    for extra, expected in (([], "Accepted"), (["--require-rfid-default"], "Invalid")):
+        process, port = start_server(tmp_path / (extra[0][2:] if extra else "plain"), *extra)
+        try:
+            wait_listening(process)
+            reply = asyncio.run(authorize(port))
+            assert json.loads(reply) == [3, "a", {"idTagInfo": {"status": expected}}]
+        finally:
+            assert stop(process) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "lots", "inf"])
+def test_max_connector_kw_must_be_a_positive_number(tmp_path, value):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "server.py"), "--data-dir", str(tmp_path),
+         "--max-connector-kw", value],
+        capture_output=True, text=True, cwd=ROOT, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert "argument --max-connector-kw:" in result.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "db").exists()

@@ -1,10 +1,16 @@
 /* The live dashboard: applies server-sent events from /ocpp/live/events to the
  * charger cards in place (no reload, no polling) and charts active sessions.
  *
- * DOM hooks: article[data-charger] > .conn, .heartbeat, .model, ul.connectors >
- * li[data-connector] > .status, .error-code, .session[data-transaction] > .energy,
- * .power, .chart[data-chart]. Ids are compared as strings, never put in selectors,
- * and all text goes in through textContent.
+ * DOM hooks: article[data-charger] > .conn, .heartbeat, .model, .offline-since .since,
+ * ul.connectors > li[data-connector][data-status] > .status, .last-status, .error-code,
+ * .session[data-transaction] > .energy, .power, .chart[data-chart]. Ids are compared as
+ * strings, never put in selectors, and all text goes in through textContent.
+ *
+ * The page shows one page of chargers (a filter and a page number): events of chargers
+ * that are not on it are ignored; a newly registered charger is announced, not added.
+ * An offline charger keeps its connectors' last statuses, shown as stale ("Offline",
+ * "last reported: Charging"), and its sessions say since when it is offline instead of
+ * showing a frozen power figure.
  */
 (function () {
   "use strict";
@@ -17,7 +23,9 @@
   var emptyNote = document.getElementById("no-chargers");
   var liveState = document.getElementById("live-state");
   var MAX_POINTS = 300;
-  var STREAM = "/ocpp/live/events";
+  var STREAM = root.getAttribute("data-events") || "/ocpp/live/events";
+  var newChargers = document.getElementById("new-chargers");
+  var registered = 0;
 
   /* charger id -> {connector number -> session} */
   var sessions = new Map();
@@ -69,11 +77,35 @@
     return card;
   }
 
-  function setConnected(card, connected) {
+  function isOffline(card) { return card.classList.contains("is-offline"); }
+
+  function showStatus(card, item) {
+    var status = item.getAttribute("data-status") || "Unknown";
+    var stale = isOffline(card);
+    var badge = item.querySelector(".status");
+    badge.textContent = stale ? "Offline" : status;
+    badge.className = "status status-" + (stale ? "Offline" : status);
+    var last = item.querySelector(".last-status");
+    last.textContent = "last reported: " + status;
+    last.hidden = !stale;
+    item.classList.toggle("is-stale", stale);
+  }
+
+  function setConnected(card, connected, since) {
     var badge = card.querySelector(".conn");
     badge.textContent = connected ? "connected" : "offline";
     badge.className = "conn " + (connected ? "online" : "offline");
     card.classList.toggle("is-offline", !connected);
+    var line = card.querySelector(".offline-since");
+    line.hidden = connected;
+    if (!connected) {
+      var when = since === undefined || since === null ? "never seen" : formatTime(since);
+      line.querySelector(".since").textContent = when;
+    }
+    card.querySelectorAll("[data-connector]").forEach(function (item) { showStatus(card, item); });
+    var id = card.getAttribute("data-charger");
+    var known = sessionsOf(id);
+    Object.keys(known).forEach(function (connector) { drawSession(card, known[connector]); });
   }
 
   function ensureConnector(card, number) {
@@ -89,11 +121,16 @@
     var status = document.createElement("span");
     status.className = "status";
     status.textContent = "Unknown";
+    var last = document.createElement("span");
+    last.className = "last-status muted";
+    last.hidden = true;
     var error = document.createElement("span");
     error.className = "error-code";
     item.appendChild(label);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(status);
+    item.appendChild(document.createTextNode(" "));
+    item.appendChild(last);
     item.appendChild(document.createTextNode(" "));
     item.appendChild(error);
     var before = null;
@@ -107,9 +144,8 @@
 
   function setStatus(card, number, status, errorCode) {
     var item = ensureConnector(card, number);
-    var badge = item.querySelector(".status");
-    badge.textContent = status;
-    badge.className = "status status-" + status;
+    item.setAttribute("data-status", status);
+    showStatus(card, item);
     item.querySelector(".error-code").textContent =
       errorCode && errorCode !== "NoError" ? errorCode : "";
   }
@@ -151,8 +187,9 @@
     box.querySelector(".energy").textContent =
       (lastEnergy === null ? "0.00" : (lastEnergy / 1000).toFixed(2)) + " kWh" +
       (session.meterStart === null ? " (meter)" : "");
-    box.querySelector(".power").textContent =
-      (lastPower === null ? "–" : (lastPower / 1000).toFixed(1)) + " kW";
+    box.querySelector(".power").textContent = isOffline(card)
+      ? "charger offline since " + card.querySelector(".offline-since .since").textContent
+      : (lastPower === null ? "–" : (lastPower / 1000).toFixed(1)) + " kW";
     if (window.CsmsCharts) {
       window.CsmsCharts.line(byAttr(box, "data-chart", "power"), session.power,
         { label: "Power", unit: "kW", scale: 0.001, decimals: 1, className: "power" });
@@ -176,7 +213,8 @@
       energy: points(data.energy)
     };
     sessionsOf(id)[data.connector] = session;
-    drawSession(ensureCard(id), session);
+    var card = findCard(id);
+    if (card) { drawSession(card, session); }
   }
 
   function push(series, value) {
@@ -193,13 +231,14 @@
     if (event.energy_wh !== null && event.energy_wh !== undefined) {
       push(session.energy, event.energy_wh - (session.meterStart || 0));
     }
-    drawSession(ensureCard(id), session);
+    var card = findCard(id);
+    if (card) { drawSession(card, session); }
   }
 
   function applyCharger(view) {
     var card = ensureCard(view.id, view.name);
     card.querySelector(".charger-name a").textContent = view.name || view.id;
-    setConnected(card, view.connected);
+    card.classList.toggle("is-offline", !view.connected);
     card.querySelector(".heartbeat").textContent = formatTime(view.last_heartbeat);
     card.querySelector(".model").textContent =
       [view.vendor, view.model].filter(function (v) { return v; }).join(" ");
@@ -220,6 +259,7 @@
       if (!current[connector]) { box.remove(); }
     });
     (view.sessions || []).forEach(function (s) { startSession(view.id, s); });
+    setConnected(card, view.connected, view.offline_since);
   }
 
   function applySnapshot(chargers) {
@@ -238,31 +278,45 @@
     if (emptyNote) { emptyNote.hidden = chargers.length > 0; }
   }
 
+  function announce(event) {
+    if (event.type !== "connected" || !event.created || !newChargers) { return; }
+    registered += 1;
+    newChargers.textContent = registered + (registered === 1 ? " new charger" : " new chargers") +
+      " registered since this page was loaded; reload to see where they belong.";
+    newChargers.hidden = false;
+  }
+
   function apply(event) {
     var id = event.charger;
+    if (event.type === "snapshot") {
+      applySnapshot(event.chargers || []);
+      return;
+    }
+    var card = findCard(id);
+    if (!card) {  /* not on this page */
+      announce(event);
+      return;
+    }
     switch (event.type) {
-      case "snapshot":
-        applySnapshot(event.chargers || []);
-        break;
       case "connected":
-        setConnected(ensureCard(id), true);
+        setConnected(card, true);
         break;
       case "disconnected":
-        setConnected(ensureCard(id), false);
+        setConnected(card, false, event.ts);
         break;
       case "boot":
-        ensureCard(id).querySelector(".model").textContent =
+        card.querySelector(".model").textContent =
           [event.vendor, event.model].filter(function (v) { return v; }).join(" ");
         break;
       case "status":
-        setStatus(ensureCard(id), event.connector, event.status, event.error_code);
+        setStatus(card, event.connector, event.status, event.error_code);
         break;
       case "transaction_started":
         startSession(id, event);
         break;
       case "transaction_stopped":
         delete sessionsOf(id)[event.connector];
-        dropSession(findCard(id), event.connector);
+        dropSession(card, event.connector);
         break;
       case "meter":
         onMeter(id, event);

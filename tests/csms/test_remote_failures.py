@@ -29,7 +29,7 @@ def registry(services):
     ("name", "params", "field"),
     [
         ("reset", {"type": "Medium"}, "type"),
-        ("reset", {}, "type"),
+        ("change_availability", {"connector_id": 1}, "type"),
         ("reset", {"type": "Soft", "bogus": 1}, "bogus"),
         ("launch_rocket", {}, "action"),
         (None, {}, "action"),

@@ -165,8 +165,8 @@ def test_descriptions_for_the_openapi_document():
     assert reset["profile"] == "Core"
     assert reset["parameters"] == {
         "type": "object",
-        "properties": {"type": {"type": "string", "enum": ["Hard", "Soft"]}},
-        "required": ["type"],
+        "properties": {"type": {"type": "string", "enum": ["Hard", "Soft"], "default": "Soft"}},
+        "required": [],
         "additionalProperties": False,
     }
     start = described["remote_start"]["parameters"]

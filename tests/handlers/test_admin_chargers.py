@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 import websockets
 
+from models.chargers import new_charger
 from ocppj.timeutil import utcnow
 from tests.charge_points import raw_charger
 from tests.handlers.test_admin import (
@@ -66,6 +68,12 @@ async def test_list_shows_chargers_with_state_and_links(http_url, ws_url, servic
     heartbeat = (await services.chargers.get("ON1"))["last_heartbeat"]
     assert heartbeat.strftime("%Y-%m-%d %H:%M:%S UTC") in on_row
     assert '<span class="offline">offline</span>' in off_row
+    assert "status-" not in off_row  # no status reported; stale ones say offline:
+    await services.chargers.update("OFF 1", {"connectors": {"1": {"status": "Charging"}}})
+    page = page_text(await browser.get("/ocpp/admin/chargers/"))
+    off_row = page.split('data-charger="OFF 1"')[1].split("</tr>")[0]
+    badge = '<span class="status status-Offline" title="last reported: Charging">1: offline'
+    assert badge in off_row
     assert "<td>Offline one</td>" in off_row and "<td>yes</td>" in off_row
     assert '<a href="/ocpp/c/OFF%201/">Landing Page</a>' in off_row
     assert '<a href="/ocpp/log/OFF%201/">Log</a>' in off_row
@@ -111,7 +119,7 @@ async def test_add_refuses_ids_a_charger_could_not_use(
     page = page_text(response)
     assert error in page
     assert field_value(page, "name") == "Kept &lt;b&gt;"
-    assert await services.chargers.list() == []
+    assert await services.chargers.search() == ([], 0)
 
 
 @pytest.mark.gen_test
@@ -439,3 +447,22 @@ async def test_hostile_id_through_the_add_form(http_url, services, admin_user):
     assert "Charger &lt;script&gt;alert(1)&lt;/script&gt; added." in page
     assert HOSTILE not in page
     assert await services.chargers.get(HOSTILE) is not None
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_list_pages_past_any_fixed_limit_and_filters(http_url, services, admin_user, db):
+    await db.chargers.insert_many(
+        [{**new_charger(f"SIM{n:03d}", utcnow()), "search": [f"sim{n:03d}"]} for n in range(105)]
+    )
+    browser = await admin_browser(http_url, admin_user)
+    first = page_text(await browser.get("/ocpp/admin/chargers/"))
+    assert len(re.findall(r'<tr data-charger="SIM\d+">', first)) == 100
+    assert "page 1 of 2 · 105 in all" in first
+    second = page_text(await browser.get("/ocpp/admin/chargers/", {"page": "2"}))
+    assert re.findall(r'<tr data-charger="(SIM\d+)">', second) == ["SIM100", "SIM101", "SIM102",
+                                                                   "SIM103", "SIM104"]  # fmt: skip
+    found = page_text(await browser.get("/ocpp/admin/chargers/", {"q": "SIM10"}))
+    assert len(re.findall(r'<tr data-charger="SIM10\d">', found)) == 5
+    assert "page 1 of 1 · 5 in all" in found
+    offline = page_text(await browser.get("/ocpp/admin/chargers/", {"status": "online"}))
+    assert "No charger matches." in offline

@@ -128,7 +128,9 @@ async def test_the_page_has_a_form_for_every_operation(http_url, services, admin
             for choice in schema.get("enum", ()):
                 assert f'<option value="{choice}" >{choice}</option>' in form
     reset = form_html(page, "reset")
-    assert '<option value="">choose…</option>' in reset
+    assert '<option value="">(default: Soft)</option>' in reset
+    availability = form_html(page, "change_availability")
+    assert '<option value="">choose…</option>' in availability
     unlock = form_html(page, "unlock_connector")
     assert re.search(r'name="connector_id"[^>]*step="1"\s+min="1"', unlock)
     get_log = form_html(page, "get_log")

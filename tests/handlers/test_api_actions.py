@@ -11,6 +11,7 @@ from ocpp.v16 import call_result as result
 from ocpp.v16.enums import Action
 
 from handlers.base import WebSettings
+from ocppj.timeutil import utcnow
 from tests.charge_points import ocpp_charge_point, raw_charger
 from tests.handlers.test_api_support import assert_error, data
 from tests.handlers.test_api_support import call as api
@@ -85,6 +86,32 @@ async def test_reset_sends_the_type(ws_url, http_url, auth_headers):
         )
         assert response.code == 200 and data(response)["status"] == "accepted"
         assert cp.received == [("Reset", {"type": "Soft"})]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_reset_without_a_type_is_soft_as_the_original_api_sent_it(
+    ws_url, http_url, auth_headers, db
+):
+    async with ocpp_charge_point(ws_url("/CP1/"), "CP1", Charger) as cp:
+        await booted_with_session(cp)
+        response = await post_action(
+            http_url, "/ocpp/chargers/CP1/action/", auth_headers, {"action": "reset"}
+        )
+        assert response.code == 200 and data(response)["status"] == "accepted"
+        assert data(response)["request"] == {"type": "Soft"}
+        assert cp.received == [("Reset", {"type": "Soft"})]
+    command = await db.commands.find_one({"_id": data(response)["command_id"]})
+    assert command["payload"] == {"type": "Soft"}
+
+
+@pytest.mark.parametrize("body", [{}, {"action": None}, {"action": ""}])
+@pytest.mark.gen_test(timeout=30)
+async def test_a_missing_action_is_named_as_required(body, http_url, auth_headers, services):
+    await services.chargers.create("CP1", {}, utcnow())
+    response = await post_action(http_url, "/ocpp/chargers/CP1/action/", auth_headers, body)
+    assert assert_error(response, 400, "invalid_field", "action") == {
+        "error": "invalid_field", "detail": {"field": "action", "message": "is required"}
+    }  # fmt: skip
 
 
 @pytest.mark.gen_test(timeout=30)

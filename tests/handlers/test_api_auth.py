@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from tornado.web import RequestHandler
 
-from handlers.api import ROUTES
+from handlers.api import ROUTES, NotFoundHandler
 from tests.handlers.test_api_support import AUTH_KINDS, assert_error, auth_for, call, data
 from tests.handlers.test_auth import basic
 
@@ -34,7 +34,10 @@ def known(io_loop, services):
 
 def test_every_api_route_is_probed():
     """GET_PATHS covers every GET route of handlers/api.py (the write methods are below)."""
-    getters = [route for route in ROUTES if route[1].get is not RequestHandler.get]
+    getters = [
+        route for route in ROUTES
+        if route[1].get is not RequestHandler.get and route[1] is not NotFoundHandler
+    ]  # fmt: skip (the catch-all JSON 404 has its own test in test_api_chargers)
     assert len(getters) == len(GET_PATHS)
 
 

@@ -12,6 +12,7 @@ import pytest
 from ocpp.v16 import call
 
 from handlers.routes import make_app
+from ocppj.timeutil import parse_datetime
 from tests.charge_points import ocpp_charge_point, raw_charger
 from tests.conftest import COOKIE_SECRET
 from tests.handlers.test_pages import as_datetimes, cookie_of, get, meter, session
@@ -45,11 +46,11 @@ class EventStream:
         self.headers: dict[str, str] = {}
 
     @classmethod
-    async def open(cls, port: int, cookie: str) -> EventStream:
+    async def open(cls, port: int, cookie: str, path: str = "/ocpp/live/events") -> EventStream:
         """Connect, send the request, read the response head."""
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(
-            f"GET /ocpp/live/events HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+            f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
             f"Accept: text/event-stream\r\nCookie: {cookie}\r\n\r\n".encode()
         )
         await writer.drain()
@@ -94,9 +95,9 @@ class EventStream:
 
 
 @contextlib.asynccontextmanager
-async def event_stream(http_port, cookie):
-    """An open event stream that has delivered its first block (retry) already."""
-    stream = await EventStream.open(http_port, cookie)
+async def event_stream(http_port, cookie, path: str = "/ocpp/live/events"):
+    """An open event stream (of ``path``: a query chooses the dashboard page)."""
+    stream = await EventStream.open(http_port, cookie, path)
     try:
         yield stream
     finally:
@@ -128,7 +129,7 @@ async def test_status_notification_arrives_as_an_event(
         assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert stream.headers["cache-control"] == "no-cache, no-store"
         assert await stream.block() == "retry: 3000"
-        assert await stream.event() == {"type": "snapshot", "chargers": []}
+        assert await stream.event() == {"type": "snapshot", "chargers": [], "total": 0}
 
         async with ocpp_charge_point(ws_url("/ocpp/CP-LIVE"), "CP-LIVE") as cp:
             assert await stream.event() == {"type": "connected", "charger": "CP-LIVE",
@@ -143,7 +144,11 @@ async def test_status_notification_arrives_as_an_event(
                 "type": "status", "charger": "CP-LIVE", "connector": 1, "status": "Charging",
                 "error_code": "NoError",
             }  # fmt: skip
-        assert await stream.event() == {"type": "disconnected", "charger": "CP-LIVE"}
+        gone = await stream.event()
+        assert set(gone) == {"type", "charger", "ts"}
+        assert (gone["type"], gone["charger"]) == ("disconnected", "CP-LIVE")
+        doc = await services.chargers.get("CP-LIVE")
+        assert parse_datetime(gone["ts"]) == doc["disconnected_at"]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -163,12 +168,13 @@ async def test_snapshot_holds_the_dashboard_state_with_session_series(
         snapshot = await stream.event()
     assert as_datetimes(snapshot) == {
         "type": "snapshot",
+        "total": 1,
         "chargers": [
             {
-                "id": "CP1", "name": "Garage <1>", "connected": False, "vendor": None,
-                "model": None, "last_heartbeat": NOW, "last_seen": None,
+                "id": "CP1", "name": "Garage <1>", "connected": False, "offline_since": None,
+                "vendor": None, "model": None, "last_heartbeat": NOW, "last_seen": None,
                 "connectors": [{"id": 1, "status": "Charging", "error_code": "NoError",
-                                "info": None, "ts": NOW}],
+                                "info": None, "ts": NOW, "stale": True}],
                 "sessions": [
                     {"transaction": 7, "connector": 1, "id_tag": "TAG", "start_ts": NOW,
                      "meter_start": 1000, "power_w": 3600.0, "energy_wh": 250.0,
@@ -270,3 +276,16 @@ async def test_open_streams_do_not_hold_up_a_server_shutdown(
     assert await stream.block() == ""
     stream.close()
     await wait_for(lambda: not services.bus._queues)
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_snapshot_is_the_page_the_dashboard_shows(
+    http_url, http_port, admin_user, services
+):
+    cookie = await cookie_of(http_url, admin_user)
+    for name in ("ALPHA-1", "ALPHA-2", "BETA-1"):
+        await services.chargers.create(name, {}, NOW)
+    async with event_stream(http_port, cookie, "/ocpp/live/events?q=alpha") as stream:
+        snapshot = await stream.event()
+    assert snapshot["total"] == 2
+    assert [c["id"] for c in snapshot["chargers"]] == ["ALPHA-1", "ALPHA-2"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import re
@@ -12,6 +13,7 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from csms import qrcodes
+from models.chargers import new_charger
 from tests.charge_points import raw_charger
 from tests.handlers.test_auth import login
 
@@ -97,32 +99,67 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
     assert '<span class="conn online">connected</span>' in page
     assert '<span class="model">V M</span>' in page
     assert re.search(
-        r'<li class="connector" data-connector="1">\s*<span class="connector-label">Connector 1'
+        r'<li class="connector" data-connector="1" data-status="Charging">\s*'
+        r'<span class="connector-label">Connector 1'
         r'</span>\s*<span class="status status-Charging">Charging</span>',
         page,
     )
     assert re.search(
-        r'data-connector="2">\s*<span class="connector-label">Connector 2</span>\s*'
-        r'<span class="status status-Faulted">Faulted</span>\s*'
+        r'data-connector="2" data-status="Faulted">\s*<span class="connector-label">Connector 2'
+        r'</span>\s*<span class="status status-Faulted">Faulted</span>\s*'
+        r'<span class="last-status muted" hidden>last reported: Faulted</span>\s*'
         r'<span class="error-code">GroundFailure</span>',
         page,
     )
     assert '<a class="log-link" href="/ocpp/log/CP-DASH/">Log</a>' in page
     assert "/static/js/dashboard.js?v=" in page and "/static/js/charts.js?v=" in page
 
-    # Once the charger has gone, the dashboard says so.
-    response = await get(http_url, "/ocpp/", cookie)
-    page = response.body.decode()
+    # Once the charger has gone, the dashboard says so: its statuses are kept, but stale.
+    for _ in range(100):
+        page = (await get(http_url, "/ocpp/", cookie)).body.decode()
+        if '<span class="conn offline">offline</span>' in page:
+            break
+        await asyncio.sleep(0.02)
     assert '<span class="conn offline">offline</span>' in page
+    assert '<article class="card charger is-offline" data-charger="CP-DASH">' in page
+    assert re.search(
+        r'<li class="connector is-stale" data-connector="1" data-status="Charging">\s*'
+        r'<span class="connector-label">Connector 1</span>\s*'
+        r'<span class="status status-Offline">Offline</span>\s*'
+        r'<span class="last-status muted">last reported: Charging</span>',
+        page,
+    )
+    assert "status-Charging" not in page
+    assert re.search(r'<p class="muted offline-since">Offline since <time class="since">'
+                     r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time></p>', page)  # fmt: skip
 
 
 @pytest.mark.gen_test(timeout=20)
 async def test_dashboard_shows_active_sessions_with_power_and_energy(
-    http_url, admin_user, services, db
+    http_url, ws_url, admin_user, services, db
 ):
     cookie = await cookie_of(http_url, admin_user)
     await services.chargers.create("CP1", {}, NOW)
     await db.transactions.insert_one(session(7, 1, 0, open_=True))
+    async with raw_charger(ws_url("/CP1/")) as cp:
+        await cp.boot()
+        await check_session_with_power(http_url, cookie, db)
+    for _ in range(100):  # offline: no frozen power figure, but since when it is offline
+        page = (await get(http_url, "/ocpp/", cookie)).body.decode()
+        if "is-offline" in page:
+            break
+        await asyncio.sleep(0.02)
+    assert re.search(
+        r'<div class="session" data-transaction="7">\s*<p class="session-line">Session #7 · '
+        r'<span class="energy">1.50 kWh</span> · <span class="power">charger offline since '
+        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span></p>",
+        page,
+    )
+    assert "7.2 kW" not in page
+
+
+async def check_session_with_power(http_url, cookie, db) -> None:
+    """The connected charger's session on the dashboard: power, energy and their series."""
     await db.meter_values.insert_many(
         [
             meter(7, "Power.Active.Import", 7000.0, 60),
@@ -141,6 +178,7 @@ async def test_dashboard_shows_active_sessions_with_power_and_energy(
     )
     state = json.loads(html.unescape(re.search(r'data-state="([^"]*)"', page).group(1)))
     [charger] = state["chargers"]
+    assert (charger["connected"], charger["offline_since"]) == (True, None)
     assert as_datetimes(charger["sessions"]) == [
         {
             "transaction": 7, "connector": 1, "id_tag": "TAG", "start_ts": NOW,
@@ -194,15 +232,19 @@ async def test_landing_page_is_public_with_energy_total_and_sessions(http_url, s
     page = response.body.decode()
     assert '<h1 class="charger-name">Garage charger</h1>' in page
     assert '<span class="conn offline">offline</span>' in page
+    # Offline: the last statuses are shown as such, never as "Charging" now.
     assert re.search(r'data-connector="1">\s*<span class="connector-label">Connector 1</span>\s*'
-                     r'<span class="status status-Charging">Charging</span>', page)  # fmt: skip
+                     r'<span class="status status-Offline">Offline</span> '
+                     r'<span class="last-status muted">last reported: Charging</span>',
+                     page)  # fmt: skip
+    assert "status-Charging" not in page
     assert '<strong id="energy-total">6.23 kWh</strong>' in page
     rows = [
         re.sub(r"\s+", " ", row).strip()
         for row in re.findall(r"<tr data-transaction[^>]*>(.*?)</tr>", page, re.S)
     ]
     assert rows == [
-        "<td>#3</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> <td>charging…</td> "
+        "<td>#3</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> <td>open (charger offline)</td> "
         '<td class="energy"></td>',
         "<td>#2</td> <td>2</td> <td>2025-03-01 13:00:00 UTC</td> <td>2025-03-01 13:30:00 UTC</td> "
         '<td class="energy">5.00</td>',
@@ -281,3 +323,24 @@ async def test_qr_image_is_public_svg_of_the_landing_url(http_url, services):
     await services.chargers.update("CP 1", {"qr": {"url": "http://old/", "svg": "<svg/>"}})
     assert (await get(http_url, "/ocpp/c/CP%201/qr.svg")).body.decode() == qrcodes.qr_svg(url)
     assert (await services.chargers.get("CP 1"))["qr"]["url"] == url
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_dashboard_pages_and_filters_chargers(http_url, admin_user, services, db):
+    cookie = await cookie_of(http_url, admin_user)
+    await db.chargers.insert_many(
+        [{**new_charger(f"SIM{n:03d}", NOW), "search": [f"sim{n:03d}"]} for n in range(1, 66)]
+    )
+    first = (await get(http_url, "/ocpp/", cookie)).body.decode()
+    assert re.findall(r'data-charger="(SIM\d+)"', first) == [f"SIM{n:03d}" for n in range(1, 61)]
+    assert '<span class="muted" id="total">65 chargers · page 1 of 2</span>' in first
+    assert '<a rel="next" href="/ocpp/?page=2">Next &rarr;</a>' in first
+    second = (await get(http_url, "/ocpp/?page=2", cookie)).body.decode()
+    assert re.findall(r'data-charger="(SIM\d+)"', second) == [f"SIM{n:03d}" for n in range(61, 66)]
+    assert 'data-events="/ocpp/live/events?page=2"' in second
+    found = (await get(http_url, "/ocpp/?q=sim06", cookie)).body.decode()
+    assert re.findall(r'data-charger="(SIM\d+)"', found) == [f"SIM{n:03d}" for n in range(60, 66)]
+    assert 'value="sim06"' in found and "6 chargers" in found
+    assert 'data-events="/ocpp/live/events?q=sim06"' in found
+    none = (await get(http_url, "/ocpp/?status=Charging", cookie)).body.decode()
+    assert "No charger matches." in none and '<option value="Charging" selected>' in none

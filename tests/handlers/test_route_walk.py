@@ -13,6 +13,7 @@ from tornado.routing import PathMatches
 from handlers.routes import routes
 
 PUBLIC = {
+    r"/$",  # a redirect to the dashboard, which then asks for a login
     r"/healthz$",
     r"/ocpp/login$",
     r"/ocpp/logout$",  # clearing a cookie needs no login

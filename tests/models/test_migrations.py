@@ -39,3 +39,20 @@ async def test_reset_recreates_indexes_and_keeps_documents(db):
 async def test_migrate_is_idempotent(db):
     done = await migrate(db)
     assert done == [f"indexes ensured; schema version {SCHEMA_VERSION}"]
+
+
+@pytest.mark.gen_test
+async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
+    await db.chargers.insert_one(
+        {"_id": "DE-ACME-7", "name": "Yard", "boot": {"vendor": "Acme", "model": "W 11"},
+         "connectors": {"0": {"status": "Available"}, "1": {"status": "Charging"},
+                        "2": {"status": "Available"}}}
+    )  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 2}})
+    assert await migrate(db) == [
+        "applied 3: charger search terms and connector statuses",
+        f"indexes ensured; schema version {SCHEMA_VERSION}",
+    ]
+    doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
+    assert doc["search"] == ["11", "7", "acme", "acme-7", "de-acme-7", "w 11", "yard"]
+    assert doc["statuses"] == ["Available", "Charging"]
