@@ -51,7 +51,10 @@ class RfidListHandler(AdminHandler):
         """Render the list with the create form as typed."""
         tags = await self.services.rfid.list()
         self.set_status(status)
-        self.render("admin/rfid_list.html", tags=tags, form=form, statuses=forms.RFID_STATUSES)
+        self.render(
+            "admin/rfid_list.html", tags=tags, form=form, statuses=forms.RFID_STATUSES,
+            require_rfid_default=self.services.settings.require_rfid_default,
+        )  # fmt: skip
 
     @tornado.web.authenticated
     async def post(self) -> None:

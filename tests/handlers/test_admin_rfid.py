@@ -176,3 +176,16 @@ async def test_hostile_tag_is_shown_as_text(http_url, services, admin_user):
     edit = await browser.get("/ocpp/admin/rfid/%3Cb%20id%3D%22x%22%3E/")
     assert edit.code == 200
     assert 'id="tag-id">&lt;b id=&quot;x&quot;&gt;</code>' in page_text(edit)
+
+
+@pytest.mark.gen_test
+async def test_the_list_states_both_authorization_rules(http_url, services, admin_user):
+    browser = await admin_browser(http_url, admin_user)
+    for default, shown in ((False, "off"), (True, "on")):
+        services.settings.require_rfid_default = default
+        page = page_text(await browser.get("/ocpp/admin/rfid/"))
+        rules = " ".join(page.split('id="auth-rules"')[1].split("</div>")[0].split())
+        assert "follows its record on <strong>every</strong> charger" in rules
+        assert "Blocked when blocked" in rules and "ConcurrentTx" in rules
+        assert "unless the charger has <em>require RFID</em> on: then it is Invalid" in rules
+        assert f"New chargers get require RFID {shown} (server option" in rules
