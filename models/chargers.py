@@ -51,7 +51,8 @@ def search_query(q: str | None = None, status: str | None = None) -> dict[str, A
     query: dict[str, Any] = {}
     if q is not None and q.strip():
         prefix = q.strip().lower()
-        query["search"] = {"$gte": prefix, "$lt": prefix + "\uffff"}
+        # Strings compare by their UTF-8 bytes: U+10FFFF is above every character.
+        query["search"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}
     if status == ONLINE:
         query["connected"] = True
     elif status == OFFLINE:
@@ -196,6 +197,7 @@ class ChargerRepo:
         """Add a charger by hand; False when the id exists already."""
         try:
             doc = new_charger(charger_id, now, self.require_rfid_default) | fields
+            doc["search"] = search_terms(doc)  # the name given counts from the start
             await self._coll.insert_one(doc)
         except DuplicateKeyError:
             return False

@@ -46,6 +46,7 @@ class MeterValueRepo:
                 "meta.transaction": transaction,
                 "meta.measurand": ENERGY_REGISTER,
                 "meta.phase": None,
+                "value": {"$ne": None},  # a signed (non-numeric) reading says no number
             },
             sort=[("ts", DESCENDING)],
         )

@@ -1,0 +1,110 @@
+"""MeterValueRepo: batched and immediate inserts, the last energy register, filtered search."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from models.batch import BatchInserter
+from models.meter_values import ENERGY_REGISTER, MeterValueRepo
+
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+POWER = "Power.Active.Import"
+
+
+def sample(value: float | None, at_s: int = 0, charger: str = "CP1", connector: int = 1,
+           transaction: int | None = 1, measurand: str = ENERGY_REGISTER,
+           phase: str | None = None) -> dict:  # fmt: skip
+    return {
+        "ts": NOW + timedelta(seconds=at_s),
+        "meta": {"charger": charger, "connector": connector, "transaction": transaction,
+                 "measurand": measurand, "phase": phase, "unit": "Wh",
+                 "context": "Sample.Periodic", "location": "Outlet"},
+        "value": value,
+    }  # fmt: skip
+
+
+def make_repo(db) -> MeterValueRepo:
+    return MeterValueRepo(db, BatchInserter(db.meter_values, interval=60))
+
+
+def without_ids(docs: list[dict]) -> list[dict]:
+    return [{k: v for k, v in doc.items() if k != "_id"} for doc in docs]
+
+
+@pytest.mark.gen_test
+async def test_add_is_written_on_flush_and_insert_now_at_once(db):
+    repo = make_repo(db)
+    repo.add([sample(1.0), sample(2.0, at_s=1)])
+    assert await db.meter_values.count_documents({}) == 0
+    await repo.insert_now([sample(3.0, at_s=2)])
+    await repo.insert_now([])  # nothing to write is not an error
+    assert without_ids(await db.meter_values.find({}).to_list()) == [sample(3.0, at_s=2)]
+    await repo.flush()
+    assert await db.meter_values.count_documents({}) == 3
+
+
+@pytest.mark.gen_test
+async def test_last_energy_register_of_a_charger_and_transaction(db):
+    repo = make_repo(db)
+    assert await repo.last_energy_register("CP1", 1) is None
+    await repo.insert_now([
+        sample(1000.0, at_s=0), sample(1500.0, at_s=20), sample(1200.0, at_s=10),
+        sample(9000.0, at_s=30, phase="L1"),  # a phase, not the whole meter
+        sample(8000.0, at_s=40, measurand=POWER),
+        sample(7000.0, at_s=50, transaction=2),
+        sample(6000.0, at_s=60, charger="CP2"),  # another charger's transaction 1
+    ])  # fmt: skip
+    assert await repo.last_energy_register("CP1", 1) == 1500.0
+    assert await repo.last_energy_register("CP1", 2) == 7000.0
+    assert await repo.last_energy_register("CP2", 1) == 6000.0
+    assert await repo.last_energy_register("CP2", 2) is None
+
+
+@pytest.mark.gen_test
+async def test_last_energy_register_counts_a_missing_phase_as_whole_meter(db):
+    repo = make_repo(db)
+    doc = sample(42.0)
+    del doc["meta"]["phase"]
+    await repo.insert_now([doc, sample(1.0, at_s=-5)])
+    assert await repo.last_energy_register("CP1", 1) == 42.0
+
+
+@pytest.mark.gen_test
+async def test_last_energy_register_skips_a_newer_reading_that_is_not_a_number(db):
+    # Found by this test: a sampled value that is not a number (SignedData, stored with value
+    # None and its text in "raw") hid every numeric register before it after a restart;
+    # csms/metering.latest(), the in-memory counterpart, skips it, and so does the query now.
+    repo = make_repo(db)
+    signed = sample(None, at_s=60) | {"raw": "OCMF|{...}", "format": "SignedData"}
+    await repo.insert_now([sample(1500.0, at_s=0), signed])
+    assert await repo.last_energy_register("CP1", 1) == 1500.0
+
+
+@pytest.mark.gen_test
+async def test_search_filters_newest_first_with_total(db):
+    repo = make_repo(db)
+    await repo.insert_now([
+        sample(1.0, at_s=0), sample(2.0, at_s=10, measurand=POWER),
+        sample(3.0, at_s=20, connector=2, transaction=2), sample(4.0, at_s=30),
+        sample(5.0, at_s=40, charger="CP2", transaction=None),
+    ])  # fmt: skip
+
+    async def values(**kwargs):
+        page, total = await repo.search(**kwargs)
+        return [doc["value"] for doc in page], total
+
+    assert await values() == ([5.0, 4.0, 3.0, 2.0, 1.0], 5)
+    assert await values(charger="CP1") == ([4.0, 3.0, 2.0, 1.0], 4)
+    assert await values(charger="CP1", connector=2) == ([3.0], 1)
+    assert await values(transaction=1) == ([4.0, 2.0, 1.0], 3)
+    assert await values(transaction=1, measurand=ENERGY_REGISTER) == ([4.0, 1.0], 2)
+    window = {"ts_from": NOW + timedelta(seconds=10), "ts_to": NOW + timedelta(seconds=30)}
+    assert await values(**window) == ([3.0, 2.0], 2)  # from inclusive, to exclusive
+    assert await values(ts_from=NOW + timedelta(seconds=30)) == ([5.0, 4.0], 2)
+    assert await values(ts_to=NOW + timedelta(seconds=10)) == ([1.0], 1)
+    assert await values(charger="CP1", skip=1, limit=2) == ([3.0, 2.0], 4)
+    assert await values(charger="CP3") == ([], 0)
+    page, _ = await repo.search(charger="CP2")
+    assert without_ids(page) == [sample(5.0, at_s=40, charger="CP2", transaction=None)]
