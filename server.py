@@ -23,17 +23,17 @@ from pathlib import Path
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from csms.charger_auth import ChargerAuth, server_tls_context
-from csms.limits import ConnectionCap, LimitSettings
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
-from csms.simulators import SimulatorManager
 from handlers.base import DEFAULT_TILE_URL, WebSettings
+from handlers.chargepoint.admission import ChargerAuth, server_tls_context
+from handlers.chargepoint.limits import ConnectionCap, LimitSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from models.migrations import migrate
+from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
 FULL_GC_AFTER = 1000  # generation-1 passes before a full one is considered (Python's: 10)

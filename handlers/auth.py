@@ -51,7 +51,7 @@ class LogoutHandler(BaseHandler):
         self.redirect("/ocpp/login")
 
 
-ROUTES = [
+default_handlers = [
     (r"/ocpp/login", LoginHandler),
     (r"/ocpp/logout", LogoutHandler),
 ]

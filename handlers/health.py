@@ -25,3 +25,8 @@ class HealthHandler(tornado.web.RequestHandler):
                 "flush_lag_max_ms": round(max(w.max_lag for w in writers) * 1000, 1),
             }
         )
+
+
+default_handlers = [
+    (r"/healthz", HealthHandler),
+]

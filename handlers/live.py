@@ -24,7 +24,7 @@ from tornado.iostream import StreamClosedError
 from csms.chargers import STATUS_FILTERS
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers.api_views import offline_since
+from handlers.api.views import offline_since
 from handlers.base import BaseHandler, to_json
 from models.meter_values import ENERGY_REGISTER
 
@@ -261,6 +261,6 @@ class LiveEventsHandler(BaseHandler):
                 self._queue.put_nowait(None)
 
 
-ROUTES = [
+default_handlers = [
     (r"/ocpp/live/events", LiveEventsHandler),
 ]

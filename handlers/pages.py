@@ -9,8 +9,8 @@ from typing import Any
 
 import tornado.web
 
-from csms import qrcodes
 from csms.chargers import STATUS_FILTERS
+from handlers import qrcodes
 from handlers.base import BaseHandler, Pager, to_json
 from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_view, dashboard_state
 
@@ -154,7 +154,7 @@ class MessageLogHandler(PageHandler):
 
 _CID = r"(?P<cid>[^/]+)"
 
-ROUTES = [
+default_handlers = [
     (r"/", tornado.web.RedirectHandler, {"url": "/ocpp/"}),
     (r"/ocpp/?", DashboardHandler),
     (rf"/ocpp/c/{_CID}/", LandingHandler),

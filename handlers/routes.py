@@ -1,8 +1,10 @@
-"""The routing table and the Application factory.
+"""The routing table and the Application factory: the one place route lists are joined.
 
-Order matters: WebSocket upgrades are matched first (the sink, then every
-other path as a charge point), so a charger can use any path, even one an
-HTTP page also uses; plain HTTP never reaches the charger handler.
+Every handler module ends in its own ``default_handlers``; this module lists the
+modules. Order matters: WebSocket upgrades are matched first (the sink, then every
+other path as a charge point), so a charger can use any path, even one an HTTP page
+also uses; plain HTTP never reaches the charger handler. The API's catch-all JSON
+404 comes last.
 """
 
 from __future__ import annotations
@@ -17,11 +19,21 @@ from tornado.routing import Rule
 
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers import admin, api, auth, live, pages
+from handlers import auth, health, live, pages
+from handlers.admin import chargers as admin_chargers
+from handlers.admin import data as admin_data
+from handlers.admin import index as admin_index
+from handlers.admin import operations as admin_operations
+from handlers.admin import rfid as admin_rfid
+from handlers.admin import security as admin_security
+from handlers.admin import simulators as admin_simulators
+from handlers.api import chargers as api_chargers
+from handlers.api import data as api_data
+from handlers.api import index as api_index
+from handlers.api import rfid as api_rfid
 from handlers.base import WebSettings
-from handlers.chargepoint import ChargePointHandler, WebSocketUpgrade
-from handlers.health import HealthHandler
-from handlers.sink import SINK_PATHS, SinkHandler
+from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
+from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade
 from handlers.ui_modules import UI_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,19 +44,24 @@ class VendorStaticHandler(tornado.web.StaticFileHandler):
     """Front-end libraries served from their installed Python packages (no CDN)."""
 
 
+# The modules whose ``default_handlers`` are served, in matching order.
+HTTP_MODULES = (
+    health, auth, pages, live,
+    api_chargers, api_data, api_rfid, api_index,
+    admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
+    admin_security,
+)  # fmt: skip
+
+
 def routes() -> list[Any]:
     """Every route of the application, in matching order."""
     return [
         Rule(WebSocketUpgrade(only=SINK_PATHS), SinkHandler),
         Rule(WebSocketUpgrade(exclude=SINK_PATHS), ChargePointHandler),
-        (r"/healthz", HealthHandler),
         (r"/vendor/leaflet/(.*)", VendorStaticHandler,
          {"path": xstatic.pkg.leaflet.BASE_DIR}),
-        *auth.ROUTES,
-        *pages.ROUTES,
-        *live.ROUTES,
-        *api.ROUTES,
-        *admin.ROUTES,
+        *(route for module in HTTP_MODULES for route in module.default_handlers),
+        *api_index.not_found_handlers,
     ]  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import tornado.web
 
-from csms import qrcodes
+from handlers import qrcodes
 
 
 class QRCode(tornado.web.UIModule):

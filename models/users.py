@@ -9,7 +9,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from csms.passwords import hash_password, new_token, token_digest, verify_password
+from auth.passwords import hash_password, new_token, token_digest, verify_password
 from ocppj.timeutil import utcnow
 
 

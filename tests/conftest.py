@@ -10,13 +10,13 @@ import pytest
 
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
-from csms.simulators import SimulatorManager
 from handlers.base import WebSettings
 from handlers.routes import make_app
 from models.db import connect
 from models.embedded import EmbeddedDatabase
 from models.migrations import migrate
 from ocppj.validation import SchemaStore
+from simulator.manager import SimulatorManager
 
 COOKIE_SECRET = "test-cookie-secret"
 ADMIN = ("admin", "correct horse battery")

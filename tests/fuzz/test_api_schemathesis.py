@@ -12,7 +12,7 @@ every operation in it gets ``API_FUZZ_EXAMPLES`` generated requests (default
 one charger run a third and fourth time with the id of a connected charger that
 accepts whatever it is asked, so they get past "not connected". Only "no 5xx"
 is asserted; the document's other promises have their own tests
-(tests/handlers/test_api_openapi.py).
+(tests/handlers/api/test_openapi.py).
 """
 
 from __future__ import annotations

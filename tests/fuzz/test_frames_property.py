@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, example, given, settings
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from csms.limits import LimitSettings
 from csms.services import CsmsSettings
+from handlers.chargepoint.limits import LimitSettings
 from tests.charge_points import raw_charger
 from tests.fuzz.frames import FRAMES, MAX_FRAME, Frame, expected, reply_problems
 

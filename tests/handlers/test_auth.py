@@ -9,7 +9,7 @@ import re
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from csms.passwords import hash_password, verify_password
+from auth.passwords import hash_password, verify_password
 from handlers.auth import safe_next
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from csms import qrcodes
+from handlers import qrcodes
 from models.chargers import new_charger
 from tests.charge_points import raw_charger
 from tests.handlers.test_auth import login

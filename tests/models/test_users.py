@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from csms.passwords import token_digest, verify_password
+from auth.passwords import token_digest, verify_password
 from models.users import TokenRepo, UserExists, UserRepo
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pymongo import MongoClient
 
-from csms.passwords import verify_password
+from auth.passwords import verify_password
 from models.embedded import EmbeddedDatabase
 
 ROOT = Path(__file__).resolve().parent.parent.parent

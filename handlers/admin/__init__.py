@@ -1,0 +1,1 @@
+"""The operator admin pages. Each module ends in its own ``default_handlers``."""

@@ -1,0 +1,324 @@
+"""The charger WebSocket: transport only; the protocol lives in ``csms.session``.
+
+Any WebSocket upgrade on any path except the sink reaches this handler
+(see ``WebSocketUpgrade``); plain HTTP never does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote
+
+from tornado import httputil
+from tornado.iostream import SSLIOStream
+from tornado.routing import Matcher
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from csms.session import ChargerSession
+from handlers import qrcodes
+from handlers.base import AppDependencies
+from handlers.chargepoint.admission import Attempt, ChargerAuth
+from handlers.chargepoint.limits import (
+    CLOSE,
+    THROTTLE,
+    ConnectionCap,
+    IdleTimer,
+    LimitSettings,
+    MessageRate,
+)
+from models.unknown_chargers import UnknownChargerRepo
+from ocppj import errors, frames
+from ocppj.timeutil import utcnow
+
+log = logging.getLogger("csms.ws")
+
+OCPP16 = "ocpp1.6"
+MAX_CHARGER_ID = 48
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+CLOSE_REPLACED = 4000
+SEND_TIMEOUT = 10.0
+# Refusals (over the message rate, over the connection cap) are logged at the first and
+# then at every REFUSAL_LOG_EVERY-th, so an attack cannot flood the log.
+REFUSAL_LOG_EVERY = 100
+
+
+class WebSocketUpgrade(Matcher):
+    """Matches WebSocket upgrade requests (optionally except some paths)."""
+
+    def __init__(self, exclude: tuple[str, ...] = (), only: tuple[str, ...] = ()):
+        self.exclude = exclude
+        self.only = only
+
+    def match(self, request: httputil.HTTPServerRequest) -> dict | None:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return None
+        path = request.path
+        if self.only and path not in self.only:
+            return None
+        if path in self.exclude:
+            return None
+        return {}
+
+
+def charger_id_from_path(path: str) -> tuple[str | None, str]:
+    """The charger id in a request path (OCPP_RULES 11) or (None, why not)."""
+    segments = [segment for segment in path.split("/") if segment]
+    if not segments:
+        return None, "the path must end with the charger id"
+    try:
+        charger_id = unquote(segments[-1], errors="strict")
+    except UnicodeDecodeError:
+        return None, "the charger id is not valid UTF-8"
+    if not charger_id.strip():
+        return None, "the charger id is empty"
+    if len(charger_id) > MAX_CHARGER_ID:
+        return None, f"the charger id is longer than {MAX_CHARGER_ID} characters"
+    if ":" in charger_id:
+        return None, "the charger id must not contain ':'"
+    if any(unicodedata.category(char) == "Cc" for char in charger_id):
+        return None, "the charger id must not contain control characters"
+    return charger_id, ""
+
+
+class ChargePointHandler(AppDependencies, WebSocketHandler):
+    """One charge point connection.
+
+    Before the upgrade (``prepare``): a valid id (400), no browser Origin (403), a free
+    connection slot (503), then ``ChargerAuth.admit`` (429 / 404 / 403 / 401). After it:
+    an idle timer and a per-connection message rate around ``on_message``.
+    """
+
+    charger_id: str
+    session: ChargerSession | None = None
+    _refuse_subprotocol = False
+    _rate: MessageRate | None = None
+    _idle: IdleTimer | None = None
+
+    def _shared(self, name: str, factory: Callable[[], Any]) -> Any:
+        """An Application-wide object from the settings, created there on first use."""
+        settings = self.application.settings
+        value = settings.get(name)
+        if value is None:
+            value = settings[name] = factory()
+        return value
+
+    @property
+    def limits(self) -> LimitSettings:
+        """Connection limits (``limits`` setting; safe defaults without it)."""
+        return self._shared("limits", LimitSettings)
+
+    @property
+    def charger_auth(self) -> ChargerAuth:
+        """Admission checks and the per-IP failure limiter (``charger_auth`` setting)."""
+        return self._shared("charger_auth", lambda: ChargerAuth(self.limits))
+
+    @property
+    def connection_cap(self) -> ConnectionCap:
+        """The cap on open charger connections (``connection_cap`` setting)."""
+        return self._shared("connection_cap", lambda: ConnectionCap(self.limits.max_connections))
+
+    def peer(self) -> tuple[str, bool]:
+        """(IP, TLS?) of this request.
+
+        From the socket itself unless the ``trust_proxy_headers`` setting is on: with
+        ``xheaders`` any client could otherwise claim another IP (escaping the failure
+        limit) or ``X-Forwarded-Proto: https`` (downgrading profile 2 to plain ws://).
+        """
+        request = self.request
+        if self.settings.get("trust_proxy_headers", False):
+            return request.remote_ip or "", request.protocol == "https"
+        connection = request.connection
+        context = getattr(connection, "context", None)
+        address = getattr(context, "address", None)
+        family = getattr(context, "address_family", None)
+        if family in (socket.AF_INET, socket.AF_INET6) and address:
+            ip = address[0]
+        else:
+            ip = request.remote_ip or "local"
+        return ip, isinstance(getattr(connection, "stream", None), SSLIOStream)
+
+    def refuse(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
+        """Answer ``status`` before the upgrade."""
+        self.set_status(status)
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
+        self.set_header("Content-Type", "text/plain; charset=utf-8")
+        self.finish(reason)
+
+    async def prepare(self) -> None:
+        """Admission before the upgrade: id (400), Origin (403), capacity (503), then
+        the per-IP failure limit and the charger's security profile (429/404/403/401)."""
+        charger_id, problem = charger_id_from_path(self.request.path)
+        if charger_id is None:
+            self.refuse(400, problem)
+            return
+        self.charger_id = charger_id
+        limits = self.limits
+        origin = self.request.headers.get("Origin")
+        if origin is not None and origin not in limits.charger_origins:
+            # Chargers send no Origin; a browser always does (cross-site WebSocket hijacking).
+            self.refuse(403, "browser origins may not connect to the charger route")
+            return
+        cap = self.connection_cap
+        if not cap.acquire(self):
+            if cap.refused == 1 or cap.refused % REFUSAL_LOG_EVERY == 0:
+                log.warning("connection cap reached: %d open, %d refused so far (last: %s)",
+                            len(cap), cap.refused, charger_id)  # fmt: skip
+            self.refuse(503, "too many connections; retry later",
+                        {"Retry-After": str(limits.busy_retry_after)})  # fmt: skip
+            return
+        ip, tls = self.peer()
+        attempt = Attempt(charger_id, self.request.path, ip, tls,
+                          self.request.headers.get("Authorization"))  # fmt: skip
+        verdict = await self.charger_auth.admit(
+            attempt, self.services, UnknownChargerRepo(self.services.db),
+            bool(self.settings.get("allow_unknown_chargers", True)), utcnow(),
+        )  # fmt: skip
+        if not verdict.admitted:
+            self.refuse(verdict.status, verdict.reason, verdict.headers)
+
+    def check_origin(self, origin: str) -> bool:
+        """Only configured charger origins get here (``prepare`` refused the others)."""
+        return origin in self.limits.charger_origins
+
+    def on_finish(self) -> None:
+        """A request answered without an upgrade gives its connection slot back."""
+        if self.get_status() != 101:
+            self.connection_cap.release(self)
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        """Choose ocpp1.6 when offered; no header is accepted; others only are refused."""
+        if OCPP16 in subprotocols:
+            return OCPP16
+        # Offered, but not ours: finish the handshake without a subprotocol, then close (J 3.2).
+        self._refuse_subprotocol = bool(subprotocols)
+        return None
+
+    async def open(self, *args: str, **kwargs: str) -> None:
+        """Register the connection; a second one for the same id replaces the first."""
+        if self._refuse_subprotocol:
+            self.close(CLOSE_PROTOCOL_ERROR, "subprotocol ocpp1.6 required")
+            return
+        self.set_nodelay(True)
+        limits = self.limits
+        if limits.message_rate > 0:
+            self._rate = MessageRate(limits)
+        idle = limits.idle_seconds(self.services.settings.heartbeat_interval)
+        if idle > 0:
+            self._idle = IdleTimer(idle, self._on_idle)
+            self._idle.start()
+        session = ChargerSession(self.charger_id, self.services, self._write, self.request.path)
+        charger = await session.open()
+        public_url = self.settings["web"].public_url
+        if not qrcodes.qr_is_current(charger, public_url):
+            # Auto-registration (or a new public URL): the landing page's QR code.
+            self.services.spawn(qrcodes.ensure_qr(self.services, self.charger_id, public_url))
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            await session.closed()  # the charger left while we were registering it
+            return
+        self.session = session
+        old = self.registry.register(self.charger_id, self)
+        if old is not None:
+            log.info("%s: new connection replaces the old one", self.charger_id)
+            old.close(CLOSE_REPLACED, "replaced by a new connection")
+
+    def _on_idle(self) -> None:
+        timeout = self._idle.timeout if self._idle is not None else 0
+        log.info("%s: no frame for %.0f s; closing", self.charger_id, timeout)
+        self.close(CLOSE_GOING_AWAY, "idle timeout")
+
+    async def _write(self, text: str) -> None:
+        """Send a frame; a peer that does not read it within SEND_TIMEOUT is dropped."""
+        try:
+            sent = self.write_message(text)
+            if not sent.done():  # usually the kernel took it at once; else bound the wait
+                await asyncio.wait_for(sent, SEND_TIMEOUT)
+        except WebSocketClosedError:
+            log.info("%s: closed before a frame could be sent", self.charger_id)
+        except TimeoutError:
+            log.warning("%s: send timed out; closing", self.charger_id)
+            self.close(CLOSE_GOING_AWAY, "send timeout")
+
+    async def on_message(self, message: str | bytes) -> None:
+        """Hand a text frame to the session; binary frames close the socket (1003).
+
+        Frames over the message rate go through ``_over_rate`` first."""
+        if self.session is None:
+            return
+        if isinstance(message, bytes):
+            self.close(CLOSE_UNSUPPORTED_DATA, "binary frames are not supported")
+            return
+        if self._idle is not None:
+            self._idle.touch()
+        if self._rate is not None and not self._rate.allow():
+            if not await self._over_rate(message):
+                return
+            if self.session is None:
+                return
+        await self.session.on_text(message)
+
+    async def _over_rate(self, message: str) -> bool:
+        """A frame over the rate: True when it should still be handled.
+
+        Replies to our own pending CALL are always handled. Transaction data is
+        throttled (handled after the next token; the socket is read more slowly, nothing
+        is lost). Any other CALL is answered with a CALLERROR ``GenericError``: 1.6 has no
+        code for "busy" (InternalError would blame us, SecurityError means "boot first"
+        to chargers, JE 3.8), and GenericError is the one for errors the others do not
+        cover; the charger may retry later. Other frames are dropped. Sustained excess
+        closes the connection (1008) and is recorded as a security event.
+        """
+        rate_limit = self._rate
+        assert rate_limit is not None and self.session is not None
+        try:
+            frame = frames.parse(message)
+        except frames.FrameError:
+            frame = None
+        if isinstance(frame, frames.CallResult | frames.CallError):
+            if frame.unique_id == self.session.outgoing.pending_id:
+                return True
+        action = frame.action if isinstance(frame, frames.Call) else None
+        decision = rate_limit.excess(action)
+        if decision == THROTTLE:
+            await asyncio.sleep(rate_limit.reserve())
+            return True
+        if decision == CLOSE:
+            log.warning("%s: message rate exceeded (%d frames refused); closing",
+                        self.charger_id, rate_limit.refused)  # fmt: skip
+            self.services.spawn(self.services.security_events.record(
+                self.charger_id, "MessageRateExceeded", utcnow(),
+                f"{rate_limit.refused} frames over the rate; connection closed",
+                source="csms", ip=self.peer()[0],
+            ))  # fmt: skip
+            self.close(CLOSE_POLICY, "message rate exceeded")
+            return False
+        if rate_limit.refused == 1 or rate_limit.refused % REFUSAL_LOG_EVERY == 0:
+            log.warning("%s: over the message rate, %d frames refused so far (last: %s)",
+                        self.charger_id, rate_limit.refused, action or "not a CALL")  # fmt: skip
+        if isinstance(frame, frames.Call):
+            limits = self.limits
+            await self._write(frames.pack_error(
+                frame.unique_id, errors.GENERIC_ERROR, "message rate exceeded; retry later",
+                {"rate": limits.message_rate, "burst": limits.message_burst},
+            ))  # fmt: skip
+        return False
+
+    def on_close(self) -> None:
+        """Unregister (only if still current) and record the disconnection."""
+        self.connection_cap.release(self)
+        if self._idle is not None:
+            self._idle.cancel()
+        session = self.session
+        if session is None:
+            return
+        self.registry.unregister(self.charger_id, self)
+        self.session = None
+        self.services.spawn(session.closed())

@@ -1,0 +1,216 @@
+"""The charger WebSocket: ids from paths, subprotocols, duplicates, binary and oversized frames."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import websockets
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from handlers.chargepoint.websocket import charger_id_from_path
+from tests.charge_points import raw_charger
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/CP1", "CP1"),
+        ("/CP1/", "CP1"),
+        ("/foo/bar/CP1/", "CP1"),
+        ("//CP1//", "CP1"),
+        ("/ocpp/CP%201/", "CP 1"),
+        ("/x/%C3%A9t%C3%A9/", "été"),
+        ("/" + "a" * 48 + "/", "a" * 48),
+    ],
+)
+def test_charger_id_is_the_last_decoded_segment(path, expected):
+    assert charger_id_from_path(path) == (expected, "")
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/", "the path must end with the charger id"),
+        ("/%20/", "the charger id is empty"),
+        ("/" + "a" * 49 + "/", "the charger id is longer than 48 characters"),
+        ("/a%3Ab/", "the charger id must not contain ':'"),
+        ("/a:b/", "the charger id must not contain ':'"),
+        ("/a%00b/", "the charger id must not contain control characters"),
+        ("/a%0Ab/", "the charger id must not contain control characters"),
+        ("/a%FFb/", "the charger id is not valid UTF-8"),
+    ],
+)
+def test_bad_charger_ids_are_refused(path, why):
+    assert charger_id_from_path(path) == (None, why)
+
+
+@pytest.mark.gen_test
+async def test_bad_id_gets_400_before_the_upgrade(ws_url, db):
+    with pytest.raises(InvalidStatus) as info:
+        async with websockets.connect(ws_url("/a%3Ab/"), subprotocols=["ocpp1.6"]):
+            pass
+    assert info.value.response.status_code == 400
+    assert b"must not contain ':'" in info.value.response.body
+    assert await db.chargers.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_unknown_id_creates_charger_with_last_path(ws_url, db):
+    async with raw_charger(ws_url("/foo/bar/CP7/")) as cp:
+        assert cp.ws.subprotocol == "ocpp1.6"
+        reply = await cp.boot()
+        assert reply[0] == 3
+    doc = await db.chargers.find_one({"_id": "CP7"})
+    assert doc["last_path"] == "/foo/bar/CP7/"
+    assert doc["name"] == "CP7"
+    assert doc["require_rfid"] is False
+    assert doc["config"] == {}
+
+
+@pytest.mark.gen_test
+async def test_ocpp16_is_chosen_from_a_list(ws_url):
+    async with raw_charger(ws_url("/CP1/"), subprotocols=["ocpp0.1", "ocpp1.6"]) as cp:
+        assert cp.ws.subprotocol == "ocpp1.6"
+
+
+@pytest.mark.gen_test
+async def test_no_subprotocol_header_is_accepted(ws_url):
+    async with websockets.connect(ws_url("/CP1/")) as ws:
+        assert ws.subprotocol is None
+        await ws.send('[2,"1","BootNotification",{"chargePointVendor":"V","chargePointModel":"M"}]')
+        reply = await asyncio.wait_for(ws.recv(), 5)
+        assert reply.startswith('[3,"1",{"status":"Accepted"')
+
+
+@pytest.mark.gen_test
+async def test_only_other_subprotocols_handshake_then_close(ws_url):
+    async with websockets.connect(ws_url("/CP1/"), subprotocols=["ocpp2.0.1"]) as ws:
+        assert ws.subprotocol is None
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert ws.close_code == 1002
+
+
+@pytest.mark.gen_test
+async def test_second_connection_replaces_the_first(ws_url, registry, db):
+    async with raw_charger(ws_url("/CP1/")) as first:
+        await first.boot()
+        old = registry.get("CP1")
+        async with raw_charger(ws_url("/other/CP1/")) as second:
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.ws.recv(), 5)
+            assert first.ws.close_code == 4000
+            await asyncio.sleep(0.1)  # the old socket's close has run by now
+            current = registry.get("CP1")
+            assert current is not None and current is not old
+            reply = await second.call("h1", "Heartbeat", {})
+            assert reply[:2] == [3, "h1"]
+        doc = await db.chargers.find_one({"_id": "CP1"})
+        assert doc["last_path"] == "/other/CP1/"
+
+
+@pytest.mark.gen_test
+async def test_binary_frame_closes_with_1003(ws_url):
+    async with raw_charger(ws_url("/CP1/")) as cp:
+        await cp.ws.send(b"\x00\x01")
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(cp.ws.recv(), 5)
+        assert cp.ws.close_code == 1003
+
+
+@pytest.mark.gen_test
+async def test_oversized_frame_closes_with_1009(ws_url):
+    async with raw_charger(ws_url("/CP1/"), max_size=None) as cp:
+        await cp.boot()
+        big = '[2,"1","DataTransfer",{"vendorId":"V","data":"' + "x" * 70_000 + '"}]'
+        await cp.ws.send(big)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(cp.ws.recv(), 5)
+        assert cp.ws.close_code == 1009
+
+
+@pytest.mark.gen_test
+async def test_plain_http_never_reaches_the_charger_handler(http_url, db):
+    with pytest.raises(HTTPClientError) as info:
+        await AsyncHTTPClient().fetch(http_url("/CP1/"))
+    assert info.value.code == 404
+    assert await db.chargers.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_sink_answers_every_call_without_validation(ws_url, db):
+    async with raw_charger(ws_url("/ws/sink/")) as cp:
+        assert await cp.call("a", "BootNotification", {"bogus": 1}) == [3, "a", {}]
+        assert await cp.call("b", "NoSuchAction", {}) == [3, "b", {}]
+        await cp.send("not json")
+        await cp.send([3, "x", {}])
+        assert await cp.call("c", "Heartbeat", {}) == [3, "c", {}]
+    assert await db.chargers.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_disconnect_marks_charger_offline(ws_url, registry, services, db):
+    async with raw_charger(ws_url("/CP1/")) as cp:
+        await cp.boot()
+        assert "CP1" in registry
+        await services.flush()
+        assert (await db.chargers.find_one({"_id": "CP1"}))["connected"] is True
+    for _ in range(100):
+        await services.flush()
+        if not (await db.chargers.find_one({"_id": "CP1"}))["connected"]:
+            break
+        await asyncio.sleep(0.02)
+    assert (await db.chargers.find_one({"_id": "CP1"}))["connected"] is False
+    assert "CP1" not in registry
+
+
+@pytest.mark.gen_test
+async def test_abrupt_disconnect_loses_no_transaction(ws_url, registry, db):
+    start = ('[2,"s1","StartTransaction",{"connectorId":1,"idTag":"T","meterStart":5,'
+             '"timestamp":"2026-01-01T00:00:00Z"}]')  # fmt: skip
+    async with raw_charger(ws_url("/AB1/")) as cp:
+        await cp.boot()
+        await cp.ws.send(start)
+        cp.ws.transport.abort()  # TCP gone without a close frame
+    for _ in range(100):
+        if "AB1" not in registry:
+            break
+        await asyncio.sleep(0.02)
+    assert "AB1" not in registry
+    # The charger did not see the reply, so it resends after reconnecting: same id, one record.
+    async with raw_charger(ws_url("/AB1/")) as cp:
+        reply = await cp.call(
+            "s2",
+            "StartTransaction",
+            {"connectorId": 1, "idTag": "T", "meterStart": 5, "timestamp": "2026-01-01T00:00:00Z"},
+        )
+    assert reply == [3, "s2", {"transactionId": 1, "idTagInfo": {"status": "Accepted"}}]
+    assert await db.transactions.count_documents({}) == 1
+
+
+@pytest.mark.gen_test
+async def test_auto_registration_creates_the_qr_code(ws_url, services, web_settings, db):
+    async with raw_charger(ws_url("/QR1/")) as cp:
+        await cp.boot()
+    for _ in range(100):
+        doc = await db.chargers.find_one({"_id": "QR1"})
+        if doc.get("qr"):
+            break
+        await asyncio.sleep(0.02)
+    assert doc["qr"]["url"] == f"{web_settings.public_url}/ocpp/c/QR1/"
+    assert doc["qr"]["svg"].lstrip().startswith("<")
+
+
+@pytest.mark.gen_test
+async def test_replaced_socket_does_not_mark_the_charger_offline(ws_url, services, db):
+    async with raw_charger(ws_url("/R1/")) as first:
+        await first.boot()
+        async with raw_charger(ws_url("/R1/")) as second:
+            await second.boot()
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(first.ws.recv(), 5)
+            await asyncio.sleep(0.2)  # the old socket's close has been recorded by now
+            await services.flush()
+            assert (await db.chargers.find_one({"_id": "R1"}))["connected"] is True
