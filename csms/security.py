@@ -1,16 +1,25 @@
-"""Security extension actions sent by chargers."""
+"""Security: the security extension's notifications from chargers, and each charger's
+security profile (0: none, 1: HTTP Basic, 2: HTTP Basic over TLS) with its key."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from pymongo.errors import PyMongoError
 
+from auth.charger_keys import NewKey, generate_key, hash_key
 from csms.context import CallContext
 from ocppj.timeutil import parse_datetime
 
 log = logging.getLogger("csms.security")
+
+if TYPE_CHECKING:
+    from csms.services import Services
+
+PROFILES = (0, 1, 2)
 
 
 async def security_event_notification(ctx: CallContext, payload: dict[str, Any]) -> dict:
@@ -36,3 +45,35 @@ async def sign_certificate(ctx: CallContext, payload: dict[str, Any]) -> dict:
         ctx.charger_id, {"pending_csr": {"csr": payload["csr"], "ts": ctx.now}}
     )
     return {"status": "Rejected"}
+
+
+async def set_security(
+    services: Services, charger: dict[str, Any], profile: int, rotate: bool, form: str,
+    actor: str, now: datetime,
+) -> NewKey | None:  # fmt: skip
+    """Set a charger's profile; generate a key when asked or when the profile needs one and
+    none is set. Returns the new key (to show once) or None; LookupError when the charger
+    is gone. Recorded as a security event."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {PROFILES}")
+    security = charger.get("security") or {}
+    key = None
+    if rotate or (profile > 0 and not security.get("key_hash")):
+        key = generate_key(form)
+    fields: dict[str, Any] = {"security.profile": profile, "updated": now}
+    if key is not None:
+        fields["security.key_hash"] = await asyncio.to_thread(hash_key, key.secret)
+        fields["security.key_set_at"] = now
+        fields["security.key_form"] = key.form
+    if not await services.chargers.update(charger["_id"], fields):
+        raise LookupError(f"charger {charger['_id']!r} no longer exists")
+    old = security.get("profile") or 0
+    changes = [f"profile {old} -> {profile}"] if old != profile else []
+    if key is not None:
+        changes.append("new key")
+    if changes:
+        await services.security_events.record(
+            charger["_id"], "SecuritySettingsChanged", now, ", ".join(changes) + f" by {actor}",
+            source="csms", user=actor,
+        )  # fmt: skip
+    return key

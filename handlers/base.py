@@ -3,8 +3,6 @@ APIHandler for the JSON API (Bearer token, HTTP Basic or the login cookie)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import math
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ import orjson
 import tornado.web
 from bson import ObjectId
 
+from auth.basic import parse_basic
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from ocppj.timeutil import format_datetime
@@ -162,10 +161,10 @@ class APIHandler(BaseHandler):
             user = await self.services.users.get(username) if username else None
             self.auth_method = "token"
         elif scheme == "basic" and credentials:
+            parsed = parse_basic(header)
             try:
-                decoded = base64.b64decode(credentials.strip(), validate=True).decode()
-                name, _, password = decoded.partition(":")
-            except (binascii.Error, UnicodeDecodeError):
+                name, password = parsed[0], parsed[1].decode()
+            except (TypeError, UnicodeDecodeError):
                 raise ApiError(401, "unauthorized", "malformed Basic credentials") from None
             user = await self.services.users.authenticate(name, password)
             self.auth_method = "basic"

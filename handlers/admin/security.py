@@ -13,9 +13,10 @@ from typing import Any
 
 import tornado.web
 
+from auth.charger_keys import HEX_FORM, TEXT_FORM, NewKey
+from csms.security import PROFILES, set_security
 from handlers import forms
 from handlers.admin.base import ADMIN_PATH, AdminHandler, charger_url, path_segment
-from handlers.chargepoint.admission import HEX_FORM, PROFILES, TEXT_FORM, NewKey, set_security
 from handlers.chargepoint.limits import LimitSettings
 from models.unknown_chargers import UnknownChargerRepo
 from ocppj.timeutil import utcnow

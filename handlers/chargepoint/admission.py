@@ -9,128 +9,35 @@ The key is 16-20 bytes. Chargers send it either as those bytes ("text") or as th
 encoding of up to 40 characters, as the AuthorizationKey configuration key holds it;
 both are accepted. Only a salted hash is stored and keys are never logged.
 
-Why a fast salted hash and not a slow password hash
----------------------------------------------------
-Slow hashes (bcrypt, scrypt, PBKDF2 with many rounds) exist to make guessing *low
-entropy* secrets from a stolen hash expensive. Our keys are generated here from
-``secrets`` with at least 128 bits (hex keys 160 bits), so guessing one from its hash
-takes ~2^127 attempts however fast the hash is; stretching adds nothing to that. It
-does cost at login: after a restart every charger reconnects at once, and a 0.27 s hash
-per login makes 1,000 logins take 270 CPU seconds, which lets none of them through their
-handshake timeouts (OCPP_RULES 20). So a key is stored as HMAC-SHA256(salt, key) with a
-random 16-byte salt per key (equal keys give different hashes; no precomputed tables),
-compared in constant time. It costs microseconds and still runs in a worker thread so
-the event loop never hashes. The stored string names its scheme (``hmac-sha256$salt$mac``)
-so a different one can be introduced later without breaking stored keys.
+Keys are generated, hashed and checked in ``auth.charger_keys``; HTTP Basic is parsed
+by ``auth.basic``. This module turns them into admission decisions (HTTP statuses).
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import hashlib
-import hmac
 import logging
 import math
-import secrets
 import ssl
-import string
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pymongo.errors import PyMongoError
 
+from auth.basic import parse_basic
+from auth.charger_keys import verify_key
 from csms.services import Services
 from handlers.chargepoint.limits import LimitSettings
 from models.unknown_chargers import UnknownChargerRepo
 
 log = logging.getLogger("csms.auth")
 
-KEY_MIN_BYTES = 16
-KEY_MAX_BYTES = 20
-KEY_BYTES = 20
-SALT_BYTES = 16
-SCHEME = "hmac-sha256"
-HEX_DIGITS = frozenset(string.hexdigits)
-# Printable ASCII without space, quotes, backslash, backtick and colon (mangled by
-# configuration tools and shells) and & < > (changed by HTML escaping): 86 symbols, 20 of
-# them = 128.5 bits. A charger that puts its credentials in its URL should get a hex key.
-TEXT_ALPHABET = string.ascii_letters + string.digits + "!#$%()*+,-./;=?@[]^_{|}~"
-HEX_FORM = "hex"
-TEXT_FORM = "text"
-PROFILES = (0, 1, 2)
 REALM = 'Basic realm="csms"'
 # Security event type recorded for every refused login (source "csms").
 FAILED_LOGIN = "FailedToAuthenticateAtCentralSystem"
-
-
-@dataclass(frozen=True, slots=True)
-class NewKey:
-    """A freshly generated key, to be shown once; ``secret`` is what gets hashed."""
-
-    secret: bytes
-    form: str
-
-    @property
-    def text(self) -> str | None:
-        """The key as the password text (text keys only)."""
-        return self.secret.decode("ascii") if self.form == TEXT_FORM else None
-
-    @property
-    def hex(self) -> str:
-        """The key as AuthorizationKey: hex digits (40 for 20 bytes)."""
-        return self.secret.hex()
-
-
-def generate_key(form: str = HEX_FORM) -> NewKey:
-    """A random key: 20 random bytes (hex form) or 20 printable characters (text form)."""
-    if form == TEXT_FORM:
-        secret = "".join(secrets.choice(TEXT_ALPHABET) for _ in range(KEY_BYTES)).encode()
-        return NewKey(secret, TEXT_FORM)
-    return NewKey(secrets.token_bytes(KEY_BYTES), HEX_FORM)
-
-
-def hash_key(key: bytes, salt: bytes | None = None) -> str:
-    """The stored form of a key: ``hmac-sha256$<salt hex>$<mac hex>``."""
-    if not KEY_MIN_BYTES <= len(key) <= KEY_MAX_BYTES:
-        raise ValueError(f"a key has {KEY_MIN_BYTES} to {KEY_MAX_BYTES} bytes")
-    salt = salt if salt is not None else secrets.token_bytes(SALT_BYTES)
-    mac = hmac.new(salt, key, hashlib.sha256).hexdigest()
-    return f"{SCHEME}${salt.hex()}${mac}"
-
-
-def key_candidates(password: bytes) -> list[bytes]:
-    """The keys a Basic password may stand for: itself when it has 16-20 bytes, and the
-    bytes it encodes when it is 32-40 hex digits (the two never overlap)."""
-    candidates = []
-    if KEY_MIN_BYTES <= len(password) <= KEY_MAX_BYTES:
-        candidates.append(password)
-    if 2 * KEY_MIN_BYTES <= len(password) <= 2 * KEY_MAX_BYTES and len(password) % 2 == 0:
-        text = password.decode("latin-1")
-        if all(char in HEX_DIGITS for char in text):
-            candidates.append(bytes.fromhex(text))
-    return candidates
-
-
-def verify_key(stored: str, password: bytes) -> bool:
-    """True when ``password`` (either form) is the key whose hash is ``stored``."""
-    try:
-        scheme, salt_hex, mac_hex = stored.split("$")
-        salt, expected = bytes.fromhex(salt_hex), bytes.fromhex(mac_hex)
-    except (AttributeError, ValueError):
-        return False
-    if scheme != SCHEME:
-        return False
-    matched = False
-    for candidate in key_candidates(password):
-        mac = hmac.new(salt, candidate, hashlib.sha256).digest()
-        matched |= hmac.compare_digest(mac, expected)
-    return matched
 
 
 def server_tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
@@ -140,24 +47,6 @@ def server_tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLCont
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(certfile, keyfile)
     return context
-
-
-def parse_basic(header: str) -> tuple[str, bytes] | None:
-    """(username, password bytes) of an HTTP Basic Authorization header, or None."""
-    scheme, _, value = header.strip().partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        raw = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    user, colon, password = raw.partition(b":")
-    if not colon:
-        return None
-    try:
-        return user.decode("utf-8"), password
-    except UnicodeDecodeError:
-        return None
 
 
 class FailureLimiter:
@@ -312,35 +201,3 @@ class ChargerAuth:
         headers = {"WWW-Authenticate": REALM} if status == 401 else {}
         body = "unauthorized" if status == 401 else tech_info
         return Admission(status, body, headers)
-
-
-async def set_security(
-    services: Services, charger: dict[str, Any], profile: int, rotate: bool, form: str,
-    actor: str, now: datetime,
-) -> NewKey | None:  # fmt: skip
-    """Set a charger's profile; generate a key when asked or when the profile needs one and
-    none is set. Returns the new key (to show once) or None; LookupError when the charger
-    is gone. Recorded as a security event."""
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {PROFILES}")
-    security = charger.get("security") or {}
-    key = None
-    if rotate or (profile > 0 and not security.get("key_hash")):
-        key = generate_key(form)
-    fields: dict[str, Any] = {"security.profile": profile, "updated": now}
-    if key is not None:
-        fields["security.key_hash"] = await asyncio.to_thread(hash_key, key.secret)
-        fields["security.key_set_at"] = now
-        fields["security.key_form"] = key.form
-    if not await services.chargers.update(charger["_id"], fields):
-        raise LookupError(f"charger {charger['_id']!r} no longer exists")
-    old = security.get("profile") or 0
-    changes = [f"profile {old} -> {profile}"] if old != profile else []
-    if key is not None:
-        changes.append("new key")
-    if changes:
-        await services.security_events.record(
-            charger["_id"], "SecuritySettingsChanged", now, ", ".join(changes) + f" by {actor}",
-            source="csms", user=actor,
-        )  # fmt: skip
-    return key

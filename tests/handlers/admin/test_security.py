@@ -8,7 +8,8 @@ import re
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from handlers.chargepoint.admission import FAILED_LOGIN, TEXT_ALPHABET, verify_key
+from auth.charger_keys import TEXT_ALPHABET, verify_key
+from handlers.chargepoint.admission import FAILED_LOGIN
 from ocppj.timeutil import utcnow
 from tests.charge_points import raw_charger
 from tests.handlers.admin.test_index import admin_browser, page_text

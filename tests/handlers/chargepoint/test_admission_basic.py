@@ -12,7 +12,8 @@ import pytest
 import websockets
 from websockets.exceptions import InvalidStatus
 
-from handlers.chargepoint.admission import FAILED_LOGIN, TEXT_FORM, generate_key, hash_key
+from auth.charger_keys import TEXT_FORM, generate_key, hash_key
+from handlers.chargepoint.admission import FAILED_LOGIN
 from handlers.chargepoint.limits import LimitSettings
 from handlers.routes import make_app
 from ocppj.timeutil import utcnow
