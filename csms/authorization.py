@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from csms.context import CallContext
+from csms.remote_params import Refused
+from csms.request import Request
 from models.rfid import tag_key
 from ocppj.timeutil import format_datetime
 
@@ -60,3 +62,12 @@ async def tag_info(
 async def authorize(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
     """Authorize.req -> Authorize.conf."""
     return {"idTagInfo": await id_tag_info(ctx, payload["idTag"])}
+
+
+async def authorize_request(req: Request, name: str, starting: bool) -> dict[str, Any]:
+    """The tag's idTagInfo; refuse a tag that would fail authorization on this charger
+    (``csms.authorization``)."""
+    info = await tag_info(req.services, req.charger_id, req.values[name], req.now, starting)
+    if info["status"] != "Accepted":
+        raise Refused(name, f"the tag is not authorized on this charger ({info['status']})", info)
+    return info

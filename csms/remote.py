@@ -9,7 +9,9 @@ the REST API, the admin pages and scripts::
 It checks the parameters (ParameterError naming the field, before anything
 is sent; Refused when a rule forbids the request), completes the payload
 from the database, calls the charger through ``registry.call`` (which
-stores the command) and uses the answer (``csms.remote_effects``).
+stores the command) and uses the answer (the hooks of each functional block: ``csms.transactions``,
+``csms.reservation``, ``csms.configuration``, ``csms.local_list``,
+``csms.smart_charging``, ``csms.firmware``, ``csms.security``).
 ``describe_operations`` and ``request_body_schema`` describe every
 operation for the OpenAPI document and the admin forms.
 """
@@ -22,9 +24,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from csms import remote_effects as fx
+from csms import configuration, firmware, local_list, reservation, security, smart_charging
+from csms import transactions as tx
 from csms.registry import ConnectionRegistry, Outcome
-from csms.remote_effects import Request
 from csms.remote_params import (
     DATETIME,
     INTEGER,
@@ -39,6 +41,7 @@ from csms.remote_params import (
     params_schema,
     parse_params,
 )
+from csms.request import Request
 from csms.services import Services
 from ocppj import errors
 from ocppj.timeutil import utcnow
@@ -121,7 +124,7 @@ _TABLE = (
     Operation(
         "cancel_reservation", "CancelReservation", "Reservation", "Cancel a reservation.",
         (Param("reservation_id", INTEGER, True, minimum=0),),
-        fx.check_cancel, fx.after_cancel,
+        reservation.check_cancel, reservation.after_cancel,
     ),
     Operation(
         "change_availability", "ChangeAvailability", "Core",
@@ -134,7 +137,7 @@ _TABLE = (
             Param("key", required=True, max_length=50),
             Param("value", required=True, max_length=500, empty_ok=True),
         ),
-        apply=fx.after_change_configuration,
+        apply=configuration.after_change_configuration,
     ),
     Operation("clear_cache", "ClearCache", "Core", "Clear the authorization cache."),
     Operation(
@@ -146,7 +149,7 @@ _TABLE = (
             Param("charging_profile_purpose", enum=_PURPOSES),
             Param("stack_level", INTEGER, minimum=0),
         ),
-        apply=fx.after_clear_charging_profile,
+        apply=smart_charging.after_clear_charging_profile,
     ),
     Operation(
         "data_transfer", "DataTransfer", "Core", "Send vendor-specific data.",
@@ -169,7 +172,7 @@ _TABLE = (
         "get_configuration", "GetConfiguration", "Core",
         "Read configuration keys (all when none are named); stored as the charger's ocpp_config.",
         (Param("key", STRINGS, max_length=50, description="keys to read"),),
-        apply=fx.after_get_configuration,
+        apply=configuration.after_get_configuration,
     ),
     Operation(
         "get_diagnostics", "GetDiagnostics", "FirmwareManagement",
@@ -180,12 +183,12 @@ _TABLE = (
             Param("start_time", DATETIME),
             Param("stop_time", DATETIME),
         ),
-        apply=fx.after_file_request,
+        apply=firmware.after_file_request,
     ),
     Operation(
         "get_local_list_version", "GetLocalListVersion", "LocalAuthListManagement",
         "Ask for the version of the local authorization list.",
-        apply=fx.after_local_list_version,
+        apply=local_list.after_local_list_version,
     ),
     Operation(
         "remote_start", "RemoteStartTransaction", "Core",
@@ -196,7 +199,7 @@ _TABLE = (
             _connector(minimum=1),
             Param("charging_profile", OBJECT, description=f"TxProfile: {_PROFILE_DOC}"),
         ),
-        fx.check_remote_start, fx.after_remote_start,
+        tx.check_remote_start, tx.after_remote_start,
     ),
     Operation(
         "remote_stop", "RemoteStopTransaction", "Core",
@@ -205,7 +208,7 @@ _TABLE = (
             Param("transaction_id", INTEGER),
             _connector(minimum=1, ocpp=None),
         ),
-        fx.target_transaction,
+        tx.target_transaction,
     ),
     Operation(
         "reserve_now", "ReserveNow", "Reservation",
@@ -217,7 +220,7 @@ _TABLE = (
             _id_tag("parent_id_tag", required=False),
             Param("reservation_id", INTEGER, minimum=0, description="new one when omitted"),
         ),
-        fx.prepare_reservation, fx.after_reservation,
+        reservation.prepare_reservation, reservation.after_reservation,
     ),
     Operation(
         "reset", "Reset", "Core", "Reboot the charger (Soft unless Hard is asked for).",
@@ -235,7 +238,7 @@ _TABLE = (
             Param("id_tags", STRINGS, ocpp=None, max_length=20,
                   description="only these tags (default: all RFID tags)"),
         ),
-        fx.prepare_local_list, fx.after_local_list,
+        local_list.prepare_local_list, local_list.after_local_list,
     ),
     Operation(
         "set_charging_profile", "SetChargingProfile", "SmartCharging",
@@ -244,7 +247,7 @@ _TABLE = (
             _connector(True),
             Param("charging_profile", OBJECT, True, "csChargingProfiles", description=_PROFILE_DOC),
         ),
-        fx.check_charging_profile, fx.after_set_charging_profile,
+        smart_charging.check_charging_profile, smart_charging.after_set_charging_profile,
     ),
     Operation(
         "trigger_message", "TriggerMessage", "RemoteTrigger",
@@ -259,7 +262,7 @@ _TABLE = (
         "update_firmware", "UpdateFirmware", "FirmwareManagement",
         "Download and install firmware from a location.",
         (Param("location", URI, True), Param("retrieve_date", DATETIME, True), *_RETRIES),
-        apply=fx.after_file_request,
+        apply=firmware.after_file_request,
     ),
     Operation(
         "extended_trigger_message", "ExtendedTriggerMessage", "Security",
@@ -276,7 +279,7 @@ _TABLE = (
             Param("request_id", INTEGER, minimum=0, description="new one when omitted"),
             *_RETRIES,
         ),
-        fx.assign_request_id, fx.after_file_request,
+        firmware.assign_request_id, firmware.after_file_request,
     ),
     Operation(
         "signed_update_firmware", "SignedUpdateFirmware", "Security",
@@ -292,7 +295,7 @@ _TABLE = (
             Param("request_id", INTEGER, minimum=0, description="new one when omitted"),
             *_RETRIES,
         ),
-        fx.assign_request_id, fx.after_file_request,
+        firmware.assign_request_id, firmware.after_file_request,
     ),
     Operation(
         "install_certificate", "InstallCertificate", "Security", "Install a root certificate.",
@@ -305,7 +308,7 @@ _TABLE = (
         "get_installed_certificate_ids", "GetInstalledCertificateIds", "Security",
         "List the installed root certificates of a type.",
         (Param("certificate_type", required=True, enum=_CERT_TYPES),),
-        apply=fx.after_installed_certificates,
+        apply=security.after_installed_certificates,
     ),
     Operation(
         "delete_certificate", "DeleteCertificate", "Security", "Delete a root certificate.",

@@ -12,6 +12,8 @@ from pymongo.errors import PyMongoError
 
 from auth.charger_keys import NewKey, generate_key, hash_key
 from csms.context import CallContext
+from csms.registry import Outcome
+from csms.request import Request
 from ocppj.timeutil import parse_datetime
 
 log = logging.getLogger("csms.security")
@@ -77,3 +79,15 @@ async def set_security(
             source="csms", user=actor,
         )  # fmt: skip
     return key
+
+
+async def after_installed_certificates(req: Request, outcome: Outcome) -> None:
+    """Keep the hashes of the installed certificates of the type asked for."""
+    if outcome.answered:
+        kind = req.payload["certificateType"]
+        entry = {
+            "status": outcome.payload["status"],
+            "hashes": outcome.payload.get("certificateHashData", []),
+            "ts": req.now,
+        }
+        await req.services.chargers.update(req.charger_id, {f"certificates.{kind}": entry})

@@ -11,10 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from csms.authorization import id_tag_info
+from csms.authorization import authorize_request, id_tag_info
 from csms.context import CallContext
 from csms.metering import last_register, sample_documents
 from csms.registers import plausible_max_wh
+from csms.registry import Outcome
+from csms.remote_params import ParameterError
+from csms.request import Request
+from csms.reservation import use_reservation
 from models.rfid import tag_key
 from ocppj.timeutil import parse_datetime
 
@@ -60,7 +64,7 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     stored = await repo.insert_started(doc)
     ctx.state.transactions_seen[stored["_id"]] = True
     if doc["reservation_id"] is not None and stored is doc:
-        await _use_reservation(ctx, doc["reservation_id"], stored["_id"])
+        await use_reservation(ctx, doc["reservation_id"], stored["_id"])
     services.bus.publish(
         "transaction_started",
         ctx.charger_id,
@@ -70,18 +74,6 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         status=stored["id_tag_info"]["status"],
     )
     return _start_reply(stored)
-
-
-async def _use_reservation(ctx: CallContext, reservation_id: int, tx_id: int) -> None:
-    """A start that names a reservation of this charger ends that reservation."""
-    repo = ctx.services.reservations
-    reservation = await repo.get(reservation_id)
-    if reservation is None or reservation.get("charger") != ctx.charger_id:
-        await ctx.services.anomalies.record(
-            ctx.charger_id, "start_unknown_reservation", ctx.now, reservation=reservation_id
-        )
-        return
-    await repo.set_status(reservation_id, "used", ctx.now, transaction_id=tx_id)
 
 
 def _start_reply(doc: dict[str, Any]) -> dict[str, Any]:
@@ -220,3 +212,58 @@ async def _record_orphan_stop(
         ctx.charger_id, "foreign_transaction" if foreign else "stop_unknown_transaction",
         ctx.now, charger_tx_id=charger_tx_id, record=record["_id"], message="StopTransaction",
     )  # fmt: skip
+
+
+# --- remote start / stop ---------------------------------------------------
+
+
+async def check_remote_start(req: Request) -> None:
+    """A TxProfile only, without a transaction id; the tag must pass authorization."""
+    profile = req.payload.get("chargingProfile")
+    if profile is not None:
+        if profile.get("chargingProfilePurpose") != "TxProfile":
+            raise ParameterError("charging_profile", "chargingProfilePurpose must be TxProfile")
+        if "transactionId" in profile:
+            raise ParameterError("charging_profile", "must not carry a transactionId")
+    await authorize_request(req, "id_tag", starting=True)
+
+
+async def after_remote_start(req: Request, outcome: Outcome) -> None:
+    """An accepted start with a profile installs that TxProfile."""
+    profile = req.payload.get("chargingProfile")
+    if outcome.ok and profile is not None:
+        connector = req.payload.get("connectorId", 0)
+        await req.services.charging_profiles.install(
+            req.charger_id, connector, profile, req.now, outcome.command_id
+        )
+
+
+async def target_transaction(req: Request) -> None:
+    """Fill RemoteStop's transactionId: the given one, the connector's, or the only open one."""
+    tx_id = req.values.get("transaction_id")
+    connector = req.values.get("connector_id")
+    transactions = req.services.transactions
+    if tx_id is not None:
+        tx = await transactions.get(tx_id)
+        if tx is not None:  # an id we never issued is the charger's business
+            if tx.get("charger") != req.charger_id:
+                raise ParameterError(
+                    "transaction_id", f"transaction {tx_id} is not on {req.charger_id}"
+                )
+            if not tx.get("open"):
+                raise ParameterError("transaction_id", f"transaction {tx_id} is already stopped")
+            if connector is not None and tx.get("connector") != connector:
+                raise ParameterError("connector_id", f"transaction {tx_id} is not on {connector}")
+        return
+    if connector is not None:
+        tx = await transactions.open_on_connector(req.charger_id, connector)
+        if tx is None:
+            raise ParameterError("connector_id", f"no open transaction on connector {connector}")
+    else:
+        found = await transactions.open_for_charger(req.charger_id, limit=2)
+        if not found:
+            raise ParameterError("connector_id", "the charger has no open transaction")
+        if len(found) > 1:
+            raise ParameterError("connector_id", "several transactions are open: choose one")
+        tx = found[0]
+    req.payload["transactionId"] = tx["_id"]

@@ -100,10 +100,13 @@ class TransactionRepo:
         cursor = self._coll.find({"charger": charger}).sort("start_ts", DESCENDING).limit(limit)
         return await cursor.to_list()
 
-    async def open_for_charger(self, charger: str) -> list[dict[str, Any]]:
-        """The open transactions of a charger, by connector."""
+    async def open_for_charger(self, charger: str, limit: int = 0) -> list[dict[str, Any]]:
+        """The open transactions of a charger, by connector (at most ``limit``; 0: all).
+
+        {charger, open: true} is served by the partial index one_open_per_connector.
+        """
         cursor = self._coll.find({"charger": charger, "open": True}).sort("connector", 1)
-        return await cursor.to_list()
+        return await cursor.limit(limit).to_list()
 
     async def search(
         self,

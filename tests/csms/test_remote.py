@@ -18,9 +18,9 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call, call_result
 from ocpp.v16.enums import Action
 
-from csms.registry import ConnectionRegistry
 from csms.remote import perform
 from models.commands import CommandRepo
+from ocppj.timeutil import format_datetime, utcnow
 from tests.charge_points import ocpp_charge_point
 
 DEFAULT_REPLIES: dict[str, dict[str, Any]] = {
@@ -196,10 +196,18 @@ class RecordingChargePoint(ChargePoint):
         return await self.answer("UpdateFirmware")
 
 
-@pytest.fixture
-def registry(services):
-    """The registry with the commands repository (overrides the conftest fixture)."""
-    return ConnectionRegistry(services.schemas, CommandRepo(services.db))
+def soon(hours: float = 1) -> datetime:
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0)
+
+
+async def start_tx(cp, connector: int, id_tag: str = "T1") -> int:
+    started = await cp.call(
+        call.StartTransaction(
+            connector_id=connector, id_tag=id_tag, meter_start=0,
+            timestamp=format_datetime(utcnow()),
+        )
+    )  # fmt: skip
+    return started.transaction_id
 
 
 @contextlib.asynccontextmanager

@@ -17,7 +17,8 @@ from ocpp.v16 import call
 from csms.remote import describe_operations
 from ocppj.timeutil import format_datetime, utcnow
 from tests.csms.test_remote import HASH, PEM, SIMPLE, booted, in_an_hour
-from tests.csms.test_remote_effects import PROFILE, profile
+from tests.csms.test_smart_charging import profile
+from tests.csms.test_transactions_remote import PROFILE
 from tests.handlers.api.support import call as api
 from tests.handlers.api.support import data
 
