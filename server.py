@@ -27,8 +27,8 @@ from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from handlers.base import DEFAULT_TILE_URL, WebSettings
-from handlers.chargepoint.admission import ChargerAuth, server_tls_context
-from handlers.chargepoint.limits import ConnectionCap, LimitSettings
+from handlers.chargepoint.admission import server_tls_context
+from handlers.chargepoint.limits import LimitSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
@@ -236,8 +236,7 @@ class Server:
             self.services, self.registry, web=web,
             cookie_secret=args.cookie_secret or cookie_secret(self.data_dir),
             ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
-            simulators=self.simulators, limits=limits, charger_auth=ChargerAuth(limits),
-            connection_cap=ConnectionCap(limits.max_connections),
+            simulators=self.simulators, limits=limits,
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy,
         )  # fmt: skip

@@ -26,7 +26,9 @@ from models.meter_values import MeterValueRepo
 from models.reservations import ReservationRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
+from models.simulators import SimulatorRepo
 from models.transactions import TransactionRepo
+from models.unknown_chargers import UnknownChargerRepo
 from models.users import TokenRepo, UserRepo
 from ocppj.validation import SchemaStore
 
@@ -72,6 +74,8 @@ class Services:
     reservations: ReservationRepo
     charging_profiles: ChargingProfileRepo
     local_lists: LocalListRepo
+    unknown_chargers: UnknownChargerRepo
+    simulators: SimulatorRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -116,6 +120,8 @@ class Services:
             reservations=ReservationRepo(db, counters),
             charging_profiles=ChargingProfileRepo(db),
             local_lists=LocalListRepo(db),
+            unknown_chargers=UnknownChargerRepo(db),
+            simulators=SimulatorRepo(db),
         )
 
     @property

@@ -17,7 +17,10 @@ from bson import ObjectId
 from auth.basic import parse_basic
 from csms.registry import ConnectionRegistry
 from csms.services import Services
+from handlers.chargepoint.admission import ChargerAuth
+from handlers.chargepoint.limits import ConnectionCap, LimitSettings
 from ocppj.timeutil import format_datetime
+from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.web")
 
@@ -67,9 +70,37 @@ class ApiError(tornado.web.HTTPError):
         self.detail = detail
 
 
+@dataclass(frozen=True, slots=True)
+class LiveSettings:
+    """The server-sent event stream of the dashboard."""
+
+    keepalive: float = 15.0  # seconds between comment lines that keep proxies from closing it
+    max_age: float = 1800.0  # seconds before a stream ends (the browser reconnects)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargerGate:
+    """How charger connections are admitted: limits, logins, the connection cap, and the
+    server options they depend on. Built once by ``handlers.routes.make_app``."""
+
+    limits: LimitSettings
+    auth: ChargerAuth
+    cap: ConnectionCap
+    allow_unknown: bool = True  # register unknown charger ids when they connect
+    tls: bool = False  # this server serves TLS itself
+    trust_proxy_headers: bool = False  # behind our own proxy: X-Forwarded-* are believed
+
+    @classmethod
+    def build(cls, limits: LimitSettings | None = None, **options: bool) -> ChargerGate:
+        """The gate for ``limits`` (safe defaults without)."""
+        limits = limits or LimitSettings()
+        return cls(limits, ChargerAuth(limits), ConnectionCap(limits.max_connections), **options)
+
+
 class AppDependencies:
-    """The dependencies every handler reads from the Application settings (a mixin for
-    RequestHandler and WebSocketHandler subclasses alike)."""
+    """The dependencies every handler reads from the Application settings, typed (a mixin
+    for RequestHandler and WebSocketHandler subclasses alike). ``make_app`` puts each one
+    there once; nothing is created per request."""
 
     settings: dict[str, Any]
 
@@ -83,14 +114,29 @@ class AppDependencies:
         """Live charger connections."""
         return self.settings["registry"]
 
-
-class BaseHandler(AppDependencies, tornado.web.RequestHandler):
-    """Pages: the current user comes from the signed login cookie."""
-
     @property
     def web(self) -> WebSettings:
         """Web tunables (public URL, map tiles, ...)."""
         return self.settings["web"]
+
+    @property
+    def gate(self) -> ChargerGate:
+        """Admission of charger connections."""
+        return self.settings["gate"]
+
+    @property
+    def live(self) -> LiveSettings:
+        """The dashboard's event stream."""
+        return self.settings["live"]
+
+    @property
+    def simulators(self) -> SimulatorManager:
+        """Simulators run from the admin."""
+        return self.settings["simulators"]
+
+
+class BaseHandler(AppDependencies, tornado.web.RequestHandler):
+    """Pages: the current user comes from the signed login cookie."""
 
     async def prepare(self) -> None:
         """Resolve the logged-in user before the method runs."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import tornado.web
 
+from handlers.base import AppDependencies
 
-class HealthHandler(tornado.web.RequestHandler):
+
+class HealthHandler(AppDependencies, tornado.web.RequestHandler):
     """Answers ``{"status": "ok", "flush_lag_ms": ..., "flush_lag_max_ms": ...}``."""
 
     def get(self) -> None:
         """Report that the server is up, and the write lag."""
-        services = self.settings["services"]
+        services = self.services
         # The writers that promise <= 100 ms; the slow "observed" charger fields wait by design.
         writers = [services.meter_values.writer, services.messages.writer, services.chargers.state]
         self.write(

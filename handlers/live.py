@@ -33,8 +33,6 @@ DASHBOARD_PAGE_SIZE = 60
 MAX_QUERY = 100
 MAX_PAGE = 1_000_000
 CHART_POINTS = 120
-KEEPALIVE_SECONDS = 15.0
-MAX_AGE_SECONDS = 1800.0
 MAX_EVENTS_PER_WRITE = 200
 CONCURRENT_READS = 16
 
@@ -196,8 +194,7 @@ class LiveEventsHandler(BaseHandler):
     @tornado.web.authenticated
     async def get(self) -> None:
         """Stream a snapshot, then events, until the client leaves or the stream ages out."""
-        keepalive = float(self.settings.get("live_keepalive", KEEPALIVE_SECONDS))
-        max_age = float(self.settings.get("live_max_age", MAX_AGE_SECONDS))
+        keepalive, max_age = self.live.keepalive, self.live.max_age
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache, no-store")
         self.set_header("X-Accel-Buffering", "no")

@@ -31,10 +31,12 @@ from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
 from handlers.api import rfid as api_rfid
-from handlers.base import WebSettings
+from handlers.base import ChargerGate, LiveSettings, WebSettings
+from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade
 from handlers.ui_modules import UI_MODULES
+from simulator.manager import SimulatorManager
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_SIZE = 64 * 1024
@@ -74,14 +76,27 @@ def make_app(
     ping_interval: float | None = 60.0,
     ping_timeout: float | None = 30.0,
     max_message_size: int = MAX_MESSAGE_SIZE,
-    **settings: Any,
+    simulators: SimulatorManager | None = None,
+    limits: LimitSettings | None = None,
+    allow_unknown_chargers: bool = True,
+    tls: bool = False,
+    trust_proxy_headers: bool = False,
+    live: LiveSettings | None = None,
 ) -> tornado.web.Application:
-    """The Tornado Application with its dependencies in the settings."""
+    """The Tornado Application with every dependency in its settings, each built once
+    here and read through the typed properties of ``handlers.base.AppDependencies``."""
+    gate = ChargerGate.build(
+        limits, allow_unknown=allow_unknown_chargers, tls=tls,
+        trust_proxy_headers=trust_proxy_headers,
+    )  # fmt: skip
     return tornado.web.Application(
         routes(),
         services=services,
         registry=registry,
         web=web or WebSettings(),
+        gate=gate,
+        live=live or LiveSettings(),
+        simulators=SimulatorManager(services.schemas) if simulators is None else simulators,
         cookie_secret=cookie_secret or secrets.token_hex(32),
         xsrf_cookies=True,
         login_url="/ocpp/login",
@@ -91,5 +106,4 @@ def make_app(
         websocket_ping_interval=ping_interval,
         websocket_ping_timeout=ping_timeout,
         websocket_max_message_size=max_message_size,
-        **settings,
     )

@@ -23,7 +23,7 @@ class QRCode(tornado.web.UIModule):
         else:
             charger_id = charger["_id"]
             name = charger.get("name") or charger_id
-        public_url = self.handler.settings["web"].public_url
+        public_url = self.handler.web.public_url
         return self.render_string(
             "modules/qrcode.html",
             src=qrcodes.qr_path(charger_id),

@@ -42,22 +42,22 @@ class SecurityAdminHandler(AdminHandler):
     @property
     def unknown(self) -> UnknownChargerRepo:
         """The unknown-charger list."""
-        return UnknownChargerRepo(self.services.db)
+        return self.services.unknown_chargers
 
     @property
     def limits(self) -> LimitSettings:
-        """The connection limits in effect (defaults when not configured)."""
-        return self.settings.get("limits") or LimitSettings()
+        """The connection limits in effect."""
+        return self.gate.limits
 
     @property
     def allow_unknown(self) -> bool:
         """Whether unknown charger ids are registered when they connect."""
-        return bool(self.settings.get("allow_unknown_chargers", True))
+        return self.gate.allow_unknown
 
     @property
     def tls_available(self) -> bool:
         """Whether chargers can reach us over TLS (our own or a trusted proxy's)."""
-        return bool(self.settings.get("tls") or self.settings.get("trust_proxy_headers"))
+        return self.gate.tls or self.gate.trust_proxy_headers
 
     def get_template_namespace(self) -> dict[str, Any]:
         """Security templates also get the unknown-charger action URLs."""

@@ -23,7 +23,6 @@ from simulator.manager import (
     GENERAL,
     ManagerClosed,
     SimulatorConflict,
-    SimulatorManager,
     config_problems,
     entry_config,
     entry_url,
@@ -161,14 +160,9 @@ class SimulatorAdminHandler(AdminHandler):
     """Base of the simulator pages: the manager and the entries."""
 
     @property
-    def simulators(self) -> SimulatorManager:
-        """The running simulators (from the Application settings)."""
-        return self.settings["simulators"]
-
-    @property
     def entries(self) -> SimulatorRepo:
         """The stored simulator entries."""
-        return SimulatorRepo(self.services.db)
+        return self.services.simulators
 
     def default_port(self) -> int:
         """This server's port, for entries without one: as configured on the manager, else

@@ -31,7 +31,6 @@ from auth.basic import parse_basic
 from auth.charger_keys import verify_key
 from csms.services import Services
 from handlers.chargepoint.limits import LimitSettings
-from models.unknown_chargers import UnknownChargerRepo
 
 log = logging.getLogger("csms.auth")
 
@@ -131,8 +130,7 @@ class ChargerAuth:
         )
 
     async def admit(
-        self, attempt: Attempt, services: Services, unknown: UnknownChargerRepo,
-        allow_unknown: bool, now: datetime,
+        self, attempt: Attempt, services: Services, allow_unknown: bool, now: datetime,
     ) -> Admission:  # fmt: skip
         """Decide before the upgrade: 429 for an IP over its failures (before anything
         else), 404 for an unknown id when those are not allowed, 403 for profile 2 without
@@ -147,7 +145,9 @@ class ChargerAuth:
                 return ADMITTED
             self.failures.failure(attempt.ip)
             try:
-                await unknown.record(attempt.charger_id, attempt.path, attempt.ip, now)
+                await services.unknown_chargers.record(
+                    attempt.charger_id, attempt.path, attempt.ip, now
+                )
             except PyMongoError:
                 log.exception("could not record unknown charger %r", attempt.charger_id)
             log.info("%s: unknown charger refused (%s)", attempt.charger_id, attempt.ip)

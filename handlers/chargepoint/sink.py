@@ -8,6 +8,7 @@ import logging
 import orjson
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
+from handlers.base import AppDependencies
 from ocppj import frames
 
 log = logging.getLogger("csms.sink")
@@ -15,7 +16,7 @@ log = logging.getLogger("csms.sink")
 SINK_PATHS = ("/ws/sink", "/ws/sink/")
 
 
-class SinkHandler(WebSocketHandler):
+class SinkHandler(AppDependencies, WebSocketHandler):
     """Accepts anything; replies to anything that looks like a CALL."""
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
@@ -24,7 +25,7 @@ class SinkHandler(WebSocketHandler):
 
     async def on_message(self, message: str | bytes) -> None:
         """Answer ``[2, id, action, ...]`` with ``[3, id, {}]``; ignore everything else."""
-        frame_log = self.settings["services"].frame_log
+        frame_log = self.services.frame_log
         if frame_log is not None:
             frame_log.write("sink", "in", message if isinstance(message, str) else repr(message))
         try:

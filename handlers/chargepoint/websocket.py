@@ -10,8 +10,6 @@ import asyncio
 import logging
 import socket
 import unicodedata
-from collections.abc import Callable
-from typing import Any
 from urllib.parse import unquote
 
 from tornado import httputil
@@ -22,16 +20,14 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from csms.session import ChargerSession
 from handlers import qrcodes
 from handlers.base import AppDependencies
-from handlers.chargepoint.admission import Attempt, ChargerAuth
+from handlers.chargepoint.admission import Attempt
 from handlers.chargepoint.limits import (
     CLOSE,
     THROTTLE,
-    ConnectionCap,
     IdleTimer,
     LimitSettings,
     MessageRate,
 )
-from models.unknown_chargers import UnknownChargerRepo
 from ocppj import errors, frames
 from ocppj.timeutil import utcnow
 
@@ -102,38 +98,20 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
     _rate: MessageRate | None = None
     _idle: IdleTimer | None = None
 
-    def _shared(self, name: str, factory: Callable[[], Any]) -> Any:
-        """An Application-wide object from the settings, created there on first use."""
-        settings = self.application.settings
-        value = settings.get(name)
-        if value is None:
-            value = settings[name] = factory()
-        return value
-
     @property
     def limits(self) -> LimitSettings:
-        """Connection limits (``limits`` setting; safe defaults without it)."""
-        return self._shared("limits", LimitSettings)
-
-    @property
-    def charger_auth(self) -> ChargerAuth:
-        """Admission checks and the per-IP failure limiter (``charger_auth`` setting)."""
-        return self._shared("charger_auth", lambda: ChargerAuth(self.limits))
-
-    @property
-    def connection_cap(self) -> ConnectionCap:
-        """The cap on open charger connections (``connection_cap`` setting)."""
-        return self._shared("connection_cap", lambda: ConnectionCap(self.limits.max_connections))
+        """Connection limits."""
+        return self.gate.limits
 
     def peer(self) -> tuple[str, bool]:
         """(IP, TLS?) of this request.
 
-        From the socket itself unless the ``trust_proxy_headers`` setting is on: with
+        From the socket itself unless ``gate.trust_proxy_headers`` is on: with
         ``xheaders`` any client could otherwise claim another IP (escaping the failure
         limit) or ``X-Forwarded-Proto: https`` (downgrading profile 2 to plain ws://).
         """
         request = self.request
-        if self.settings.get("trust_proxy_headers", False):
+        if self.gate.trust_proxy_headers:
             return request.remote_ip or "", request.protocol == "https"
         connection = request.connection
         context = getattr(connection, "context", None)
@@ -167,7 +145,7 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
             # Chargers send no Origin; a browser always does (cross-site WebSocket hijacking).
             self.refuse(403, "browser origins may not connect to the charger route")
             return
-        cap = self.connection_cap
+        cap = self.gate.cap
         if not cap.acquire(self):
             if cap.refused == 1 or cap.refused % REFUSAL_LOG_EVERY == 0:
                 log.warning("connection cap reached: %d open, %d refused so far (last: %s)",
@@ -178,9 +156,9 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
         ip, tls = self.peer()
         attempt = Attempt(charger_id, self.request.path, ip, tls,
                           self.request.headers.get("Authorization"))  # fmt: skip
-        verdict = await self.charger_auth.admit(
-            attempt, self.services, UnknownChargerRepo(self.services.db),
-            bool(self.settings.get("allow_unknown_chargers", True)), utcnow(),
+        verdict = await self.gate.auth.admit(
+            attempt, self.services,
+            self.gate.allow_unknown, utcnow(),
         )  # fmt: skip
         if not verdict.admitted:
             self.refuse(verdict.status, verdict.reason, verdict.headers)
@@ -192,7 +170,7 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
     def on_finish(self) -> None:
         """A request answered without an upgrade gives its connection slot back."""
         if self.get_status() != 101:
-            self.connection_cap.release(self)
+            self.gate.cap.release(self)
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Choose ocpp1.6 when offered; no header is accepted; others only are refused."""
@@ -217,7 +195,7 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
             self._idle.start()
         session = ChargerSession(self.charger_id, self.services, self._write, self.request.path)
         charger = await session.open()
-        public_url = self.settings["web"].public_url
+        public_url = self.web.public_url
         if not qrcodes.qr_is_current(charger, public_url):
             # Auto-registration (or a new public URL): the landing page's QR code.
             self.services.spawn(qrcodes.ensure_qr(self.services, self.charger_id, public_url))
@@ -313,7 +291,7 @@ class ChargePointHandler(AppDependencies, WebSocketHandler):
 
     def on_close(self) -> None:
         """Unregister (only if still current) and record the disconnection."""
-        self.connection_cap.release(self)
+        self.gate.cap.release(self)
         if self._idle is not None:
             self._idle.cancel()
         session = self.session

@@ -30,6 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from csms.services import CsmsSettings
+from handlers.base import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from tests.charge_points import raw_charger
 from tests.fuzz.frames import FRAMES, MAX_FRAME, Frame, expected, reply_problems
@@ -146,7 +147,9 @@ async def _wait(awaitable):
 def app(app):
     """The test application with a message rate no fuzzer reaches: the fuzzer sends a few
     hundred frames a second on one connection, and the limiter has tests of its own."""
-    app.settings["limits"] = LimitSettings(message_rate=1e6, message_burst=1_000_000)
+    app.settings["gate"] = ChargerGate.build(
+        LimitSettings(message_rate=1e6, message_burst=1_000_000)
+    )
     return app
 
 

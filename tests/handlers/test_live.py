@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ocpp.v16 import call
 
+from handlers.base import LiveSettings
 from handlers.routes import make_app
 from ocppj.timeutil import parse_datetime
 from tests.charge_points import ocpp_charge_point, raw_charger
@@ -32,7 +33,8 @@ def app(services, registry, web_settings, live_max_age):
     """The application with a short keep-alive interval."""
     return make_app(
         services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
-        ping_interval=None, ping_timeout=None, live_keepalive=KEEPALIVE, live_max_age=live_max_age,
+        ping_interval=None, ping_timeout=None,
+        live=LiveSettings(keepalive=KEEPALIVE, max_age=live_max_age),
     )  # fmt: skip
 
 
