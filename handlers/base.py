@@ -17,8 +17,6 @@ from bson import ObjectId
 from auth.basic import parse_basic
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers.chargepoint.admission import ChargerAuth
-from handlers.chargepoint.limits import ConnectionCap, LimitSettings
 from ocppj.timeutil import format_datetime
 from simulator.manager import SimulatorManager
 
@@ -78,25 +76,6 @@ class LiveSettings:
     max_age: float = 1800.0  # seconds before a stream ends (the browser reconnects)
 
 
-@dataclass(frozen=True, slots=True)
-class ChargerGate:
-    """How charger connections are admitted: limits, logins, the connection cap, and the
-    server options they depend on. Built once by ``handlers.routes.make_app``."""
-
-    limits: LimitSettings
-    auth: ChargerAuth
-    cap: ConnectionCap
-    allow_unknown: bool = True  # register unknown charger ids when they connect
-    tls: bool = False  # this server serves TLS itself
-    trust_proxy_headers: bool = False  # behind our own proxy: X-Forwarded-* are believed
-
-    @classmethod
-    def build(cls, limits: LimitSettings | None = None, **options: bool) -> ChargerGate:
-        """The gate for ``limits`` (safe defaults without)."""
-        limits = limits or LimitSettings()
-        return cls(limits, ChargerAuth(limits), ConnectionCap(limits.max_connections), **options)
-
-
 class AppDependencies:
     """The dependencies every handler reads from the Application settings, typed (a mixin
     for RequestHandler and WebSocketHandler subclasses alike). ``make_app`` puts each one
@@ -118,11 +97,6 @@ class AppDependencies:
     def web(self) -> WebSettings:
         """Web tunables (public URL, map tiles, ...)."""
         return self.settings["web"]
-
-    @property
-    def gate(self) -> ChargerGate:
-        """Admission of charger connections."""
-        return self.settings["gate"]
 
     @property
     def live(self) -> LiveSettings:

@@ -31,7 +31,8 @@ from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
 from handlers.api import rfid as api_rfid
-from handlers.base import ChargerGate, LiveSettings, WebSettings
+from handlers.base import LiveSettings, WebSettings
+from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade

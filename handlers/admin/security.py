@@ -17,6 +17,7 @@ from auth.charger_keys import HEX_FORM, TEXT_FORM, NewKey
 from csms.security import PROFILES, set_security
 from handlers import forms
 from handlers.admin.base import ADMIN_PATH, AdminHandler, charger_url, path_segment
+from handlers.chargepoint.gate import GateDependency
 from handlers.chargepoint.limits import LimitSettings
 from models.unknown_chargers import UnknownChargerRepo
 from ocppj.timeutil import utcnow
@@ -36,7 +37,7 @@ def unknown_url(charger_id: str, action: str) -> str:
     return f"{UNKNOWN_PATH}{path_segment(charger_id)}/{action}"
 
 
-class SecurityAdminHandler(AdminHandler):
+class SecurityAdminHandler(GateDependency, AdminHandler):
     """What the security pages share."""
 
     @property

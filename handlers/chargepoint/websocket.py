@@ -21,6 +21,7 @@ from csms.session import ChargerSession
 from handlers import qrcodes
 from handlers.base import AppDependencies
 from handlers.chargepoint.admission import Attempt
+from handlers.chargepoint.gate import GateDependency
 from handlers.chargepoint.limits import (
     CLOSE,
     THROTTLE,
@@ -84,7 +85,7 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
     return charger_id, ""
 
 
-class ChargePointHandler(AppDependencies, WebSocketHandler):
+class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
     """One charge point connection.
 
     Before the upgrade (``prepare``): a valid id (400), no browser Origin (403), a free

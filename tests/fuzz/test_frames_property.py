@@ -30,7 +30,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from csms.services import CsmsSettings
-from handlers.base import ChargerGate
+from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from tests.charge_points import raw_charger
 from tests.fuzz.frames import FRAMES, MAX_FRAME, Frame, expected, reply_problems
