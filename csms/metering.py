@@ -13,13 +13,12 @@ from typing import Any
 
 from csms.context import CallContext
 from csms.registers import plausible_max_wh
-from models.meter_values import ENERGY_REGISTER
+from ocppj.measurands import ENERGY_REGISTER, POWER
 from ocppj.timeutil import parse_datetime
 
 # unit -> (normalised unit, factor)
 _KILO = {"kWh": ("Wh", 1000.0), "kW": ("W", 1000.0), "kvarh": ("varh", 1000.0),
          "kvar": ("var", 1000.0), "kVA": ("VA", 1000.0)}  # fmt: skip
-POWER = "Power.Active.Import"
 
 
 def sample_documents(

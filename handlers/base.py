@@ -272,6 +272,15 @@ class Pager:
         return self.url(self.page + 1) if self.page < self.pages else None
 
 
+def kwh(wh: float | None, places: int = 2) -> str:
+    """Wh as kWh with ``places`` decimals (pages: 2, the admin's tables: 3); "" for unknown."""
+    return "" if wh is None else f"{wh / 1000:.{places}f}"
+
+
+# Outcomes of a call to a charger that are not a plain 200 for the API and the admin.
+OUTCOME_HTTP_STATUS = {"not_connected": 409, "disconnected": 409, "timeout": 504}
+
+
 def fmt_dt(value: datetime | None) -> str:
     """A datetime for people: UTC, to the second; empty for None."""
     return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S UTC")

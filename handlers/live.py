@@ -24,11 +24,10 @@ from tornado.iostream import StreamClosedError
 from csms.chargers import STATUS_FILTERS
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers.api.views import offline_since
+from handlers.api.views import connector_states, offline_since
 from handlers.base import BaseHandler, to_json
-from models.meter_values import ENERGY_REGISTER
+from ocppj.measurands import ENERGY_REGISTER, POWER
 
-POWER = "Power.Active.Import"
 DASHBOARD_PAGE_SIZE = 60
 MAX_QUERY = 100
 MAX_PAGE = 1_000_000
@@ -72,14 +71,7 @@ async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _connector_id(key: Any) -> int | None:
-    try:
-        return int(key)
-    except (TypeError, ValueError):
-        return None
-
-
-def charger_view(
+def charger_card(
     charger: dict[str, Any], connected: bool, sessions: list[dict[str, Any]] = ()
 ) -> dict[str, Any]:
     """What pages and the live stream show of a charger (datetimes left as datetimes).
@@ -88,10 +80,10 @@ def charger_view(
     charging long ago), and ``offline_since`` says when it was last heard of.
     """
     connectors: dict[int, dict[str, Any]] = {}
-    for key, state in (charger.get("connectors") or {}).items():
-        number = _connector_id(key)
-        if number is None or not isinstance(state, dict):
+    for key, state in connector_states(charger):
+        if not key.isdigit():
             continue
+        number = int(key)
         connectors[number] = {
             "id": number,
             "status": state.get("status") or "Unknown",
@@ -173,7 +165,7 @@ async def dashboard_state(
         async with limit:
             txs = await services.transactions.open_for_charger(charger["_id"])
             sessions = [await session_view(services, tx) for tx in txs]
-        return charger_view(charger, charger["_id"] in registry, sessions)
+        return charger_card(charger, charger["_id"] in registry, sessions)
 
     return list(await asyncio.gather(*(build(charger) for charger in chargers))), total
 

@@ -11,16 +11,11 @@ import tornado.web
 
 from csms.chargers import STATUS_FILTERS
 from handlers import qrcodes
-from handlers.base import BaseHandler, Pager, to_json
-from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_view, dashboard_state
+from handlers.base import BaseHandler, Pager, kwh, to_json
+from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_card, dashboard_state
 
 LOG_PAGE_SIZE = 50
 SESSION_PAGE_SIZE = 50
-
-
-def kwh(wh: float | None) -> str:
-    """Wh as kWh with two decimals ("" for unknown)."""
-    return "" if wh is None else f"{wh / 1000:.2f}"
 
 
 def fmt_ms(value: datetime | None) -> str:
@@ -94,7 +89,7 @@ class LandingHandler(PageHandler):
         self.render(
             "landing.html",
             charger=charger,
-            view=charger_view(charger, cid in self.registry),
+            view=charger_card(charger, cid in self.registry),
             energy_total_wh=await self.services.transactions.energy_total(cid),
             sessions=sessions,
             pager=pager(page, total, SESSION_PAGE_SIZE),

@@ -43,13 +43,6 @@ def landing_url(public_url: str, charger_id: str) -> str:
     return public_url.rstrip("/") + landing_path(charger_id)
 
 
-def qr_matrix(data: str) -> list[list[bool]]:
-    """The QR modules of ``data`` including the quiet zone (True = dark)."""
-    code = _code(data)
-    code.make(fit=True)
-    return code.get_matrix()
-
-
 def qr_svg(data: str) -> str:
     """An SVG document (text, no XML declaration) of a QR code encoding ``data``.
 

@@ -13,8 +13,7 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.batch import BatchInserter
-
-ENERGY_REGISTER = "Energy.Active.Import.Register"
+from ocppj.measurands import ENERGY_REGISTER
 
 
 class MeterValueRepo:

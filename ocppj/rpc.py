@@ -64,11 +64,6 @@ class OutgoingCalls:
         return self._pending[0] if self._pending else None
 
     @property
-    def pending_action(self) -> str | None:
-        """The action of the CALL awaiting its reply, if any (to label the reply in logs)."""
-        return self._pending[1] if self._pending else None
-
-    @property
     def closed(self) -> bool:
         """True once the connection is gone."""
         return self._closed

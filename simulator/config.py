@@ -87,40 +87,45 @@ class SimulatorConfig:
 
     def problems(self) -> list[str]:
         """Every reason this configuration cannot work (empty when it is fine)."""
-        found = []
+        return [message for _, message in self.field_problems()]
+
+    def field_problems(self) -> list[tuple[str, str]]:
+        """Every reason this configuration cannot work, with the field it is about."""
+        found: list[tuple[str, str]] = []
         if not self.host or any(char in self.host for char in "/ "):
-            found.append(f"host {self.host!r} is not a host name or address")
+            found.append(("host", f"host {self.host!r} is not a host name or address"))
         if not isinstance(self.ws_port, int) or not 0 < self.ws_port < 65536:
-            found.append(f"ws_port {self.ws_port!r} is not a port number (1-65535)")
+            found.append(("ws_port", f"ws_port {self.ws_port!r} is not a port number (1-65535)"))
         cid = charger_id_of(self.cp_path)
         if not cid.strip():
-            found.append("cp_path must end with the charger id")
+            found.append(("cp_path", "cp_path must end with the charger id"))
         elif len(cid) > MAX_CHARGER_ID or ":" in cid or any(ord(c) < 32 for c in cid):
-            found.append(f"charger id {cid!r}: at most {MAX_CHARGER_ID} characters, no ':'")
+            limit = f"at most {MAX_CHARGER_ID} characters, no ':'"
+            found.append(("cp_path", f"charger id {cid!r}: {limit}"))
         if self.rfid is not None and not 0 < len(self.rfid) <= 20:
-            found.append("rfid must be 1 to 20 characters")
+            found.append(("rfid", "rfid must be 1 to 20 characters"))
         if not 0 < len(self.default_id_tag) <= 20:
-            found.append("default_id_tag must be 1 to 20 characters")
+            found.append(("default_id_tag", "default_id_tag must be 1 to 20 characters"))
         for name in ("interval", "duration", "connect_timeout", "call_timeout", "voltage"):
             if not getattr(self, name) > 0:
-                found.append(f"{name} must be greater than 0")
+                found.append((name, f"{name} must be greater than 0"))
         if self.battery_kwh <= 0:
-            found.append("battery_kwh must be greater than 0")
+            found.append(("battery_kwh", "battery_kwh must be greater than 0"))
         if self.pre_charge_delay < 0:
-            found.append("pre_charge_delay must not be negative")
+            found.append(("pre_charge_delay", "pre_charge_delay must not be negative"))
         kwh_min = self._default_kwh_min() if self.kwh_min is None else self.kwh_min
         if not 0 <= kwh_min <= self.kwh_max:
-            found.append("need 0 <= kwh_min <= kwh_max")
+            found.append(("kwh_max", "need 0 <= kwh_min <= kwh_max"))
         if not isinstance(self.connectors, int) or self.connectors < 1:
-            found.append("connectors must be at least 1")
+            found.append(("connectors", "connectors must be at least 1"))
         if self.meter_start_wh < 0:
-            found.append("meter_start_wh must not be negative")
+            found.append(("meter_start_wh", "meter_start_wh must not be negative"))
         if self.boot_attempts < 1:
-            found.append("boot_attempts must be at least 1")
+            found.append(("boot_attempts", "boot_attempts must be at least 1"))
         if not 0 < self.reconnect_min <= self.reconnect_max:
-            found.append("need 0 < reconnect_min <= reconnect_max")
+            found.append(("reconnect_max", "need 0 < reconnect_min <= reconnect_max"))
         if self.password is not None and not self.password:
-            found.append("password must not be empty")
+            found.append(("password", "password must not be empty"))
         return found
 
     def _default_kwh_min(self) -> float:

@@ -27,14 +27,6 @@ CONFIG_FIELDS = (
     "pre_charge_delay", "repeat", "connectors", "username", "password",
 )  # fmt: skip
 
-# How SimulatorConfig.problems() messages begin -> the form field they are about.
-PROBLEM_PREFIXES = (
-    ("host ", "host"), ("ws_port ", "ws_port"), ("cp_path ", "cp_path"),
-    ("charger id ", "cp_path"), ("rfid ", "rfid"), ("interval ", "interval"),
-    ("duration ", "duration"), ("pre_charge_delay ", "pre_charge_delay"),
-    ("need 0 <= kwh_min <= kwh_max", "kwh_max"), ("connectors ", "connectors"),
-    ("password ", "password"),
-)  # fmt: skip
 GENERAL = "config"
 # Entry fields without which no configuration can be built.
 REQUIRED = ("host", "cp_path", "interval", "kwh_min", "kwh_max", "duration",
@@ -64,8 +56,8 @@ def config_problems(values: Mapping[str, Any]) -> dict[str, str]:
     for name, value in values.items():
         setattr(probe, name, value)  # unchecked, so every problem is reported at once
     found: dict[str, str] = {}
-    for problem in probe.problems():
-        field = next((f for prefix, f in PROBLEM_PREFIXES if problem.startswith(prefix)), GENERAL)
+    for field, problem in probe.field_problems():
+        field = field if field in CONFIG_FIELDS else GENERAL
         found[field] = f"{found[field]}; {problem}" if field in found else problem
     return found
 
@@ -139,10 +131,6 @@ class SimulatorManager:
         """True while the entry's simulator runs (connecting, charging, stopping)."""
         simulator = self._simulators.get(entry_id)
         return simulator is not None and simulator.running
-
-    def running_ids(self) -> list[str]:
-        """The entries whose simulator runs now."""
-        return [entry_id for entry_id, sim in self._simulators.items() if sim.running]
 
     def start(self, entry_id: str, config: SimulatorConfig) -> bool:
         """Start the entry's simulator with ``config``; False when it already runs (nothing

@@ -10,13 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ocppj.measurands import CURRENT, ENERGY_REGISTER, POWER, SOC, VOLTAGE
 from ocppj.timeutil import format_datetime
-
-ENERGY = "Energy.Active.Import.Register"
-POWER = "Power.Active.Import"
-CURRENT = "Current.Import"
-VOLTAGE = "Voltage"
-SOC = "SoC"
 
 
 @dataclass(slots=True)
@@ -89,7 +84,7 @@ def sampled_values(reading: Reading, context: str = "Sample.Periodic") -> list[d
         }
 
     values = [
-        sample(str(reading.register_wh), ENERGY, "Wh"),
+        sample(str(reading.register_wh), ENERGY_REGISTER, "Wh"),
         sample(_number(reading.power_w), POWER, "W"),
         sample(_number(reading.current_a), CURRENT, "A"),
         sample(_number(reading.voltage_v), VOLTAGE, "V"),

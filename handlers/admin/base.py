@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 import tornado.web
 
-from handlers.base import BaseHandler
+from handlers.base import BaseHandler, kwh
 from handlers.qrcodes import landing_path, log_path
 
 FLASH_COOKIE = "csms_flash"
@@ -28,11 +29,6 @@ def charger_url(charger_id: str, suffix: str = "") -> str:
 def rfid_url(id_tag: str, suffix: str = "") -> str:
     """The admin page of an RFID tag."""
     return f"{ADMIN_PATH}rfid/{path_segment(id_tag)}/{suffix}"
-
-
-def kwh(energy_wh: float | None) -> str:
-    """Energy in Wh shown as kWh with three decimals; empty when unknown."""
-    return "" if energy_wh is None else f"{energy_wh / 1000:.3f}"
 
 
 class AdminHandler(BaseHandler):
@@ -65,7 +61,7 @@ class AdminHandler(BaseHandler):
         namespace = super().get_template_namespace()
         namespace.update(
             charger_url=charger_url, rfid_url=rfid_url, landing_url=landing_path,
-            log_url=log_path, kwh=kwh, flash=self.pop_flash(),
+            log_url=log_path, kwh=partial(kwh, places=3), flash=self.pop_flash(),
         )  # fmt: skip
         return namespace
 

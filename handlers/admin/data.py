@@ -10,6 +10,7 @@ import tornado.web
 from handlers import forms
 from handlers.admin.base import AdminHandler
 from handlers.base import Pager
+from ocppj.measurands import MEASURANDS
 from ocppj.timeutil import format_datetime
 
 SESSIONS_PATH = "/ocpp/admin/sessions/"
@@ -20,16 +21,6 @@ SUGGESTED = 500
 READINGS_PER_PAGE = 100
 SESSION_FILTERS = ("charger", "from", "to")
 READING_FILTERS = ("charger", "connector", "transaction", "measurand", "from", "to")
-MEASURANDS = (
-    "Current.Export", "Current.Import", "Current.Offered",
-    "Energy.Active.Export.Register", "Energy.Active.Import.Register",
-    "Energy.Reactive.Export.Register", "Energy.Reactive.Import.Register",
-    "Energy.Active.Export.Interval", "Energy.Active.Import.Interval",
-    "Energy.Reactive.Export.Interval", "Energy.Reactive.Import.Interval",
-    "Frequency", "Power.Active.Export", "Power.Active.Import", "Power.Factor",
-    "Power.Offered", "Power.Reactive.Export", "Power.Reactive.Import", "RPM", "SoC",
-    "Temperature", "Voltage",
-)  # fmt: skip
 
 
 def parse_time_range(form: forms.Form) -> None:

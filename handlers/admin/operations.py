@@ -19,9 +19,9 @@ import tornado.web
 
 from csms import remote
 from handlers.admin.base import AdminHandler
+from handlers.base import OUTCOME_HTTP_STATUS
 
 RECENT_COMMANDS = 20
-OUTCOME_STATUS = {"not_connected": 409, "disconnected": 409, "timeout": 504}
 OUTCOME_TEXT = {
     "accepted": "The charger accepted.",
     "rejected": "The charger answered, but refused.",
@@ -256,7 +256,7 @@ class OperationHandler(OperationsBase):
             await self.show(charger, result, 400)
             return
         result.outcome = outcome.as_dict()
-        await self.show(charger, result, OUTCOME_STATUS.get(outcome.status, 200))
+        await self.show(charger, result, OUTCOME_HTTP_STATUS.get(outcome.status, 200))
 
 
 default_handlers = [

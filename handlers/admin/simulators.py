@@ -31,7 +31,6 @@ from simulator.manager import (
 log = logging.getLogger("csms.admin")
 
 LIST_PATH = f"{ADMIN_PATH}simulators/"
-NEW_PATH = f"{LIST_PATH}new"
 MAX_PATH = 200
 MAX_HOST = 253
 MAX_USERNAME = 48

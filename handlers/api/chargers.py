@@ -27,7 +27,7 @@ from handlers.api.params import (
     query_text,
 )
 from handlers.api.views import charger_view, message_view
-from handlers.base import ApiError, APIHandler
+from handlers.base import OUTCOME_HTTP_STATUS, ApiError, APIHandler
 from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.api")
@@ -216,11 +216,10 @@ class ChargerActionHandler(APIHandler):
         except remote.ParameterError as exc:
             detail = {"field": exc.field, "message": exc.message}
             raise ApiError(400, "invalid_field", detail) from None
-        status = _OUTCOME_STATUS.get(outcome.status, 200)
+        status = OUTCOME_HTTP_STATUS.get(outcome.status, 200)
         self.write_json(outcome.as_dict(), status)
 
 
-_OUTCOME_STATUS = {"not_connected": 409, "disconnected": 409, "timeout": 504}
 
 
 _CID = r"(?P<cid>[^/]+)"

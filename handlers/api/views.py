@@ -74,16 +74,14 @@ def charger_view(
     """A charger and its current state. ``connected`` comes from the live registry; an
     offline charger's connectors are stale and ``offline_since`` says since when."""
     base = public_url.rstrip("/")
-    connectors = doc.get("connectors") or {}
     return {
         "id": doc["_id"],
         "name": doc.get("name"),
         "connected": connected,
         "offline_since": None if connected else offline_since(doc),
         "connectors": {
-            str(key): connector_view(value, stale=not connected)
-            for key, value in sorted(connectors.items(), key=lambda kv: _number(kv[0]))
-            if isinstance(value, dict)
+            key: connector_view(value, stale=not connected)
+            for key, value in connector_states(doc)
         },
         "active_transactions": [transaction_view(tx) for tx in open_transactions],
         "last_heartbeat": doc.get("last_heartbeat"),
@@ -146,6 +144,13 @@ def tag_view(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _number(key: Any) -> tuple[int, str]:
-    text = str(key)
-    return (int(text), "") if text.isdigit() else (10**9, text)
+def connector_states(doc: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A charger document's connectors as (key, last StatusNotification), by number
+    (keys that are not numbers last); anything that is not a state is skipped."""
+    connectors = doc.get("connectors") or {}
+    states = [(str(key), value) for key, value in connectors.items() if isinstance(value, dict)]
+    return sorted(states, key=lambda item: _number(item[0]))
+
+
+def _number(key: str) -> tuple[int, str]:
+    return (int(key), "") if key.isdigit() else (10**9, key)

@@ -7,6 +7,8 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
 import pytest
+import qrcode
+import qrcode.constants
 
 from handlers import qrcodes
 
@@ -21,9 +23,18 @@ def dark_modules(svg: str) -> set[tuple[int, int]]:
     return {(int(x), int(y)) for x, y in re.findall(r"M(\d+),(\d+)H", path.get("d"))}
 
 
+def qr_matrix(data: str) -> list[list[bool]]:
+    """The modules of ``data`` as the qrcode library draws them at error correction M with a
+    4-module quiet zone (True = dark): the oracle the SVG is checked against."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
+    code.add_data(data)
+    code.make(fit=True)
+    return code.get_matrix()
+
+
 def expected_modules(data: str) -> set[tuple[int, int]]:
     """The dark modules of a QR code of ``data``."""
-    matrix = qrcodes.qr_matrix(data)
+    matrix = qr_matrix(data)
     return {(x, y) for y, row in enumerate(matrix) for x, dark in enumerate(row) if dark}
 
 
@@ -53,7 +64,7 @@ def test_svg_is_well_formed_and_encodes_the_url():
     svg = qrcodes.qr_svg(url)
     root = ET.fromstring(svg)
     assert root.tag == f"{SVG_NS}svg"
-    size = len(qrcodes.qr_matrix(url))  # the modules plus a 4-module quiet zone each side
+    size = len(qr_matrix(url))  # the modules plus a 4-module quiet zone each side
     assert size == 37  # version 3 (29 modules) at error correction M
     assert root.get("viewBox") == f"0 0 {size} {size}"
     assert dark_modules(svg) == expected_modules(url)

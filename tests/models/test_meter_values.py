@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.batch import BatchInserter
-from models.meter_values import ENERGY_REGISTER, MeterValueRepo
+from models.meter_values import MeterValueRepo
+from ocppj.measurands import ENERGY_REGISTER
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 POWER = "Power.Active.Import"

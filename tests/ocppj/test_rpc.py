@@ -46,7 +46,6 @@ async def test_reply_resolves_the_call_and_send_gets_the_ids():
     assert wire.tags == [("Reset", "id-1")]
     assert sent == [True]
     assert calls.pending_id == "id-1"
-    assert calls.pending_action == "Reset"
     assert calls.resolve(frames.CallResult("other", {})) is False
     assert calls.resolve(frames.CallResult("id-1", {"status": "Accepted"})) is True
     assert await task == frames.CallResult("id-1", {"status": "Accepted"})

@@ -37,7 +37,7 @@ async def test_start_state_stop(http_server, http_port, services, db, schemas):
     assert manager.state("e1") is None and not manager.is_running("e1")
     config = sim_config(http_port, "MGR1/", repeat=True)
     assert manager.start("e1", config) is True
-    assert manager.is_running("e1") and manager.running_ids() == ["e1"]
+    assert manager.is_running("e1") and [e for e in manager if manager.is_running(e)] == ["e1"]
     assert "e1" in manager and len(manager) == 1 and list(manager) == ["e1"]
     tx = await stored_transaction(db, "MGR1")
     assert tx is not None and tx["connector"] == 1 and tx["id_tag"] == "SIMULATOR"
@@ -48,7 +48,7 @@ async def test_start_state_stop(http_server, http_port, services, db, schemas):
     assert await manager.stop("e1", timeout=5) is True
     state = manager.state("e1")
     assert (state.status, state.running, state.connected) == ("stopped", False, False)
-    assert not manager.is_running("e1") and manager.running_ids() == []
+    assert not manager.is_running("e1") and [e for e in manager if manager.is_running(e)] == []
     assert simulator_tasks("MGR1") == []
     assert await manager.stop("e1") is False  # not running any more
     assert await manager.stop("unknown") is False
@@ -135,7 +135,7 @@ async def test_stop_all_is_bounded_even_with_a_silent_server(http_server, http_p
         began = time.monotonic()
         await manager.stop_all(timeout=1.0)
         assert time.monotonic() - began < 3.5
-    assert manager.running_ids() == []
+    assert [e for e in manager if manager.is_running(e)] == []
     assert all(not simulator_tasks(f"ALL{n}") for n in range(1, 5))
     assert manager.state("s1").status == "stopped" and manager.state("s3").status == "stopped"
     assert manager.closed
