@@ -124,7 +124,7 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
         ctx.charger_id,
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
-    await services.meter_values.writer.backpressure()
+    await services.meter_values.backpressure()
     power = latest(docs, POWER)
     services.bus.publish(
         "meter",

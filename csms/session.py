@@ -161,7 +161,7 @@ class ChargerSession:
             await self._send_reply(key, reply, call.action)
         finally:
             self._finish(key)  # no reply was sent (cancelled): the CALL is logged alone
-        await self.services.messages.writer.backpressure()
+        await self.services.messages.backpressure()
 
     async def answer(self, call: frames.Call) -> str:
         """The reply frame to an incoming CALL: a CALLRESULT or a CALLERROR, never a raise."""

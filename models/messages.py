@@ -86,6 +86,10 @@ class MessageLog:
         charger = exchange["charger"]
         self._since_check[charger] = self._since_check.get(charger, 0) + 1
 
+    async def backpressure(self) -> None:
+        """Wait while the database is behind with the queued exchanges (``models.batch``)."""
+        await self.writer.backpressure()
+
     async def recent(self, charger: str, limit: int = 50, skip: int = 0) -> list[dict[str, Any]]:
         """The newest exchanges of a charger first."""
         await self.writer.flush()

@@ -36,6 +36,10 @@ class MeterValueRepo:
         """Write everything queued so far."""
         await self.writer.flush()
 
+    async def backpressure(self) -> None:
+        """Wait while the database is behind with the queued values (``models.batch``)."""
+        await self.writer.backpressure()
+
     async def last_energy_register(self, charger: str, transaction: int) -> float | None:
         """The latest whole-meter (no phase) Energy.Active.Import.Register in Wh that
         ``charger`` stored against its ``transaction``, if any."""

@@ -5,7 +5,7 @@ System reconnects and boots again). On each connection the charge point
 boots, reports its connectors, sends Heartbeats at the interval the server
 gave, and charges: Preparing, Authorize (when an rfid is configured),
 StartTransaction, Charging with periodic MeterValues, StopTransaction,
-Finishing, Available (``simulator.session``). Without ``repeat`` one session
+Finishing, Available (``simulator.charging``). Without ``repeat`` one session
 per connector ends the run, and so does a connection that is refused or lost
 (with an error); with it sessions follow each other until ``stop()``, and a
 lost connection is opened again (after the delays of ``connection.Backoff``):
@@ -24,7 +24,7 @@ import logging
 from ocppj import errors, frames
 from ocppj.timeutil import utcnow
 from ocppj.validation import SchemaStore
-from simulator import session as charging
+from simulator import charging
 from simulator import state as st
 from simulator.config import SimulatorConfig
 from simulator.connection import Answer, Backoff, Disconnected, OcppConnection, Offline

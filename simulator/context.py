@@ -5,7 +5,7 @@ and configuration keys, its connectors and their meters, the state it shows,
 its random source, the transactions a lost connection left unsent, the halt
 signal (stop() or a Reset asks every session to end), and the messages any
 part of it sends (StatusNotification, Heartbeat, BootNotification).
-``simulator.session`` and ``simulator.operations`` work on it;
+``simulator.charging`` and ``simulator.operations`` work on it;
 ``simulator.charge_point`` owns one and runs the connections around it.
 """
 

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ocppj.timeutil import utcnow
-from simulator import session as charging
+from simulator import charging
 from simulator.connection import Answer, OcppConnection
 from simulator.context import ChargePointContext
 from simulator.keys import AUTHORIZE_REMOTE_TX_REQUESTS, HEARTBEAT_INTERVAL
