@@ -52,6 +52,8 @@ class Connectors:
         self.operative: dict[int, bool] = {c: True for c in range(count + 1)}
         # Inoperative requested while a session ran: applied when it ends ("Scheduled").
         self.scheduled_inoperative: set[int] = set()
+        # Outlets whose session a charge-point-wide Inoperative (connector 0) waits for.
+        self.waiting_for_cp: set[int] = set()
         # connector -> the meter's Energy.Active.Import.Register in Wh (kept across runs)
         self.registers = registers
         self.sessions: dict[int, Session] = {}
@@ -104,6 +106,10 @@ class Connectors:
             self.operative[connector] = False
             self._pulse()
             return True
+        if connector in self.waiting_for_cp:
+            self.waiting_for_cp.discard(connector)
+            self._pulse()
+            return True
         return False
 
     def change_availability(self, connector: int, operative: bool) -> tuple[str, list[int]]:
@@ -119,11 +125,15 @@ class Connectors:
         for target in targets:
             if not operative:
                 if target in self.sessions:
-                    self.scheduled_inoperative.add(target)
+                    # The outlet's own Inoperative waits for its session; the charge
+                    # point's (connector 0, set above) covers it by itself when it ends.
+                    waiting = self.scheduled_inoperative if connector else self.waiting_for_cp
+                    waiting.add(target)
                     scheduled = True
                     continue
             else:
                 self.scheduled_inoperative.discard(target)
+                self.waiting_for_cp.discard(target)
             if connector != 0:
                 self.operative[target] = operative
             if target not in self.sessions:

@@ -1,4 +1,6 @@
-"""Walk every route of the application: only the landing pages, QR images, the login page,
+"""The routing table and the Application factory (handlers.routes).
+
+Walk every route of the application: only the landing pages, QR images, the login page,
 static files and the health check are public; everything else needs a login or a token."""
 
 from __future__ import annotations
@@ -8,9 +10,17 @@ import re
 import pytest
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient
-from tornado.routing import PathMatches
+from tornado.routing import PathMatches, Rule
 
-from handlers.routes import routes
+from handlers.api.index import NotFoundHandler
+from handlers.base import LiveSettings, WebSettings
+from handlers.chargepoint.gate import ChargerGate
+from handlers.chargepoint.limits import LimitSettings
+from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
+from handlers.chargepoint.websocket import ChargePointHandler
+from handlers.routes import MAX_MESSAGE_SIZE, make_app, routes
+from simulator.manager import SimulatorManager
+from tests.charge_points import raw_charger
 
 PUBLIC = {
     r"/$",  # a redirect to the dashboard, which then asks for a login
@@ -91,3 +101,55 @@ async def test_nothing_private_answers_without_credentials(app, http_url, db):
 def test_charger_route_is_any_upgrade_but_the_sink():
     kinds = [type(rule.matcher).__name__ for rule in routes()[:2]]
     assert kinds == ["WebSocketUpgrade", "WebSocketUpgrade"]
+
+
+@pytest.mark.gen_test
+async def test_leaflet_is_served_locally(http_url):
+    response = await AsyncHTTPClient().fetch(http_url("/vendor/leaflet/leaflet.js"))
+    assert response.code == 200 and b"Leaflet" in response.body[:400]
+
+
+def test_upgrades_come_first_the_sink_before_the_charge_points_and_api_404s_last():
+    table = routes()
+    sink, charge_points = table[0], table[1]
+    assert isinstance(sink, Rule) and sink.target is SinkHandler
+    assert (sink.matcher.only, sink.matcher.exclude) == (SINK_PATHS, ())
+    assert charge_points.target is ChargePointHandler
+    assert (charge_points.matcher.only, charge_points.matcher.exclude) == ((), SINK_PATHS)
+    assert table[-2:] == [
+        (r"/ocpp/api/.*", NotFoundHandler),
+        (r"/ocpp/chargers/.*", NotFoundHandler),
+    ]
+    assert not any(isinstance(route, Rule) for route in table[2:])
+
+
+def test_make_app_builds_every_dependency_once(services, registry):
+    limits = LimitSettings(max_connections=7)
+    app = make_app(
+        services, registry, cookie_secret="s", limits=limits, allow_unknown_chargers=False,
+        tls=True, trust_proxy_headers=True,
+    )  # fmt: skip
+    settings = app.settings
+    assert settings["services"] is services and settings["registry"] is registry
+    gate = settings["gate"]
+    assert isinstance(gate, ChargerGate) and gate.limits is limits and gate.cap.limit == 7
+    assert (gate.allow_unknown, gate.tls, gate.trust_proxy_headers) == (False, True, True)
+    assert settings["web"] == WebSettings() and settings["live"] == LiveSettings()
+    assert isinstance(settings["simulators"], SimulatorManager)
+    assert (settings["cookie_secret"], settings["xsrf_cookies"]) == ("s", True)
+    assert settings["login_url"] == "/ocpp/login"
+    assert (settings["websocket_ping_interval"], settings["websocket_ping_timeout"]) == (60, 30)
+    assert settings["websocket_max_message_size"] == MAX_MESSAGE_SIZE == 64 * 1024
+
+
+def test_without_a_cookie_secret_each_app_gets_a_random_one(services, registry):
+    first, second = make_app(services, registry), make_app(services, registry)
+    assert len(first.settings["cookie_secret"]) == 64
+    assert first.settings["cookie_secret"] != second.settings["cookie_secret"]
+
+
+@pytest.mark.gen_test
+async def test_a_charger_may_use_a_path_an_http_page_also_uses(ws_url, db):
+    async with raw_charger(ws_url("/ocpp/login")) as cp:
+        assert (await cp.boot())[2]["status"] == "Accepted"
+    assert await db.chargers.find_one({"_id": "login"}) is not None
