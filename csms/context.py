@@ -21,6 +21,7 @@ class ConnectionState:
     # connector -> its last status (from the charger document at connection, then ours)
     statuses: dict[int, str] = field(default_factory=dict)
     transactions_seen: dict[int, bool] = field(default_factory=dict)
+    name: str | None = None  # the charger's name when the connection opened
 
 
 @dataclass(slots=True)

@@ -25,7 +25,7 @@ async def boot_notification(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     """Accept the charger, store its boot information, give the heartbeat interval."""
     boot = {key: payload.get(name) for name, key in _BOOT_FIELDS.items()}
     boot["ts"] = ctx.now
-    await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now)
+    await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now, ctx.state.name)
     ctx.state.booted = True
     ctx.services.bus.publish("boot", ctx.charger_id, vendor=boot["vendor"], model=boot["model"])
     return {

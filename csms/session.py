@@ -57,6 +57,7 @@ class ChargerSession:
         now = self.connected_at = utcnow()
         doc, created = await self.services.chargers.connect(self.charger_id, self.path, now)
         self.state.known = bool(doc.get("boot"))
+        self.state.name = doc.get("name")
         for key, connector in (doc.get("connectors") or {}).items():
             if str(key).isdigit() and isinstance(connector, dict) and connector.get("status"):
                 self.state.statuses[int(key)] = connector["status"]

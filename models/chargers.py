@@ -52,7 +52,9 @@ def search_query(q: str | None = None, status: str | None = None) -> dict[str, A
     if q is not None and q.strip():
         prefix = q.strip().lower()
         # Strings compare by their UTF-8 bytes: U+10FFFF is above every character.
-        query["search"] = {"$gte": prefix, "$lt": prefix + "\U0010ffff"}
+        # $elemMatch: one term must be within both bounds (a range on an array otherwise
+        # matches when any term is above the start and any other below the end).
+        query["search"] = {"$elemMatch": {"$gte": prefix, "$lt": prefix + "\U0010ffff"}}
     if status == ONLINE:
         query["connected"] = True
     elif status == OFFLINE:
@@ -144,14 +146,21 @@ class ChargerRepo:
             {"$set": {"connected": False, "disconnected_at": now, "last_seen": now}},
         )
 
-    async def record_boot(self, charger_id: str, boot: dict[str, Any], now: datetime) -> None:
-        """Store the boot information of an accepted BootNotification (written at once)."""
-        doc = await self._coll.find_one_and_update(
+    async def record_boot(
+        self, charger_id: str, boot: dict[str, Any], now: datetime, name: str | None = None
+    ) -> None:
+        """Store the boot information of an accepted BootNotification (written at once),
+        with the search terms it brings. ``name`` is the charger's name when the caller
+        knows it (read here otherwise). One plain update: on the embedded database a
+        find-and-modify costs several times as much, and a storm of boots pays it."""
+        if name is None:
+            doc = await self._coll.find_one({"_id": charger_id}, {"name": 1})
+            name = None if doc is None else doc.get("name")
+        terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
+        await self._coll.update_one(
             {"_id": charger_id},
-            {"$set": {"boot": boot, "last_seen": now, "updated": now}},
-            return_document=ReturnDocument.AFTER,
+            {"$set": {"boot": boot, "last_seen": now, "updated": now, "search": terms}},
         )
-        await self._refresh_search(doc)
 
     async def _refresh_search(self, doc: dict[str, Any] | None) -> None:
         """Store the search terms of ``doc`` when they changed (boot info or name)."""

@@ -23,9 +23,11 @@ MESSAGE_TTL_SECONDS = 30 * 24 * 3600
 
 INDEXES: dict[str, list[IndexModel]] = {
     "chargers": [
+        # No index on the arrays "search" and "statuses": on the embedded database a
+        # multikey index makes every update of a charger document cost more the more
+        # chargers there are (4.5 ms instead of 0.6 at 700 chargers); the operator's
+        # search scans instead (~0.2 s at 10,000 chargers).
         IndexModel([("connected", ASCENDING)], name="connected"),
-        IndexModel([("search", ASCENDING)], name="search"),
-        IndexModel([("statuses", ASCENDING), ("_id", ASCENDING)], name="statuses"),
     ],
     "transactions": [
         IndexModel(

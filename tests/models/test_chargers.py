@@ -51,11 +51,13 @@ def test_connector_statuses_are_distinct_and_sorted():
 def test_search_query():
     assert search_query() == {}
     assert search_query("  ", None) == {}
-    assert search_query(" AcMe ") == {"search": {"$gte": "acme", "$lt": "acme\U0010ffff"}}
+    acme = {"$elemMatch": {"$gte": "acme", "$lt": "acme\U0010ffff"}}
+    assert search_query(" AcMe ") == {"search": acme}
     assert search_query(status=ONLINE) == {"connected": True}
     assert search_query(status=OFFLINE) == {"connected": {"$ne": True}}
     assert search_query("x", "Faulted") == {
-        "search": {"$gte": "x", "$lt": "x\U0010ffff"}, "connected": True, "statuses": "Faulted"
+        "search": {"$elemMatch": {"$gte": "x", "$lt": "x\U0010ffff"}},
+        "connected": True, "statuses": "Faulted",
     }  # fmt: skip
 
 
