@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, unknown_chargers
+from models import charging_profiles, reservations, security_events, unknown_chargers
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -67,10 +67,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
         IndexModel([("ts", ASCENDING)], name="ttl", expireAfterSeconds=MESSAGE_TTL_SECONDS),
     ],
-    "security_events": [
-        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
-        IndexModel([("ts", DESCENDING)], name="ts"),
-    ],
+    "security_events": security_events.INDEXES,
     "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "reservations": reservations.INDEXES,
@@ -122,10 +119,20 @@ async def _charger_search_fields(db: AsyncDatabase) -> None:
         await db.chargers.bulk_write(ops, ordered=False)
 
 
+async def _security_event_stored(db: AsyncDatabase) -> None:
+    """Events from before the TTL get ``stored`` (when received, else their own time)."""
+    missing = {"stored": {"$exists": False}}
+    await db.security_events.update_many(
+        {**missing, "received": {"$type": "date"}}, [{"$set": {"stored": "$received"}}]
+    )
+    await db.security_events.update_many(missing, [{"$set": {"stored": "$ts"}}])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
     (3, "charger search terms and connector statuses", _charger_search_fields),
+    (4, "security events expire by the time they were stored", _security_event_stored),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -1,27 +1,67 @@
-"""The ``security_events`` collection: SecurityEventNotification and our own findings."""
+"""The ``security_events`` collection: SecurityEventNotification and our own findings.
+
+Bounded two ways, so a brute force cannot fill the database: every event carries
+``stored`` (our clock, never the charger's, which may lie) and a TTL index drops it
+``EVENT_TTL_SECONDS`` later; and each charger keeps at most ``max_per_charger`` events,
+the oldest going first.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+
+from ocppj.timeutil import utcnow
+
+EVENT_TTL_SECONDS = 90 * 24 * 3600
+MAX_PER_CHARGER = 1000
+
+INDEXES = [
+    IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+    IndexModel([("ts", DESCENDING)], name="ts"),
+    IndexModel([("stored", ASCENDING)], name="ttl", expireAfterSeconds=EVENT_TTL_SECONDS),
+]
 
 
 class SecurityEventRepo:
-    """Security events per charger."""
+    """Security events per charger, at most ``max_per_charger`` of each."""
 
-    def __init__(self, db: AsyncDatabase):
+    def __init__(self, db: AsyncDatabase, max_per_charger: int = MAX_PER_CHARGER):
         self._coll = db.security_events
+        self.max_per_charger = max_per_charger
 
     async def record(
         self, charger: str, kind: str, ts: datetime, tech_info: str | None = None, **extra: Any
     ) -> None:
-        """Store one event."""
-        await self._coll.insert_one(
-            {"charger": charger, "type": kind, "ts": ts, "tech_info": tech_info, **extra}
+        """Store one event; beyond the cap, the charger's oldest events are deleted."""
+        doc = {"charger": charger, "type": kind, "ts": ts, "tech_info": tech_info, **extra}
+        doc.setdefault("stored", utcnow())
+        await self._coll.insert_one(doc)
+        await self._trim(charger)
+
+    async def _trim(self, charger: str) -> None:
+        # The newest max_per_charger stay; one indexed skip finds the first to go.
+        cutoff = (
+            await self._coll.find({"charger": charger}, {"ts": 1})
+            .sort([("ts", DESCENDING), ("_id", DESCENDING)])
+            .skip(self.max_per_charger)
+            .limit(1)
+            .to_list()
         )
+        if cutoff:
+            oldest = cutoff[0]
+            await self._coll.delete_many(
+                {
+                    "charger": charger,
+                    "$or": [
+                        {"ts": {"$lt": oldest["ts"]}},
+                        {"ts": oldest["ts"], "_id": {"$lte": oldest["_id"]}},
+                    ],
+                }
+            )
 
     async def recent(self, charger: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Newest events first, of one charger or of all."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from models.migrations import SCHEMA_VERSION, current_version, migrate
@@ -49,10 +51,25 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
                         "2": {"status": "Available"}}}
     )  # fmt: skip
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 2}})
-    assert await migrate(db) == [
-        "applied 3: charger search terms and connector statuses",
-        f"indexes ensured; schema version {SCHEMA_VERSION}",
-    ]
+    done = await migrate(db)
+    assert done[0] == "applied 3: charger search terms and connector statuses"
+    assert done[-1] == f"indexes ensured; schema version {SCHEMA_VERSION}"
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
     assert doc["search"] == ["11", "7", "acme", "acme-7", "de-acme-7", "w 11", "yard"]
     assert doc["statuses"] == ["Available", "Charging"]
+
+
+@pytest.mark.gen_test
+async def test_migration_4_gives_old_security_events_the_time_they_were_stored(db):
+    received = datetime(2025, 5, 1, 8, 0)
+    await db.security_events.insert_many([
+        {"_id": 1, "charger": "CP1", "type": "e", "ts": datetime(2099, 1, 1), "received": received},
+        {"_id": 2, "charger": "CP1", "type": "FailedLogin", "ts": datetime(2025, 5, 2)},
+    ])  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 3}})
+    done = await migrate(db)
+    assert done[0] == "applied 4: security events expire by the time they were stored"
+    stored = {
+        doc["_id"]: doc["stored"].replace(tzinfo=None) async for doc in db.security_events.find()
+    }
+    assert stored == {1: received, 2: datetime(2025, 5, 2)}
