@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from csms.registry import Outcome
 from csms.request import Request
+from ocppj.redaction import redact_payload
 
 
 async def reported_config(req: Request) -> tuple[dict[str, dict], list[str]]:
@@ -57,7 +58,7 @@ async def after_change_configuration(req: Request, outcome: Outcome) -> None:
     keys, unknown = await reported_config(req)
     name = req.payload["key"]
     item = keys.get(name) or {"key": name, "readonly": False}
-    item = {**item, "value": req.payload["value"]}
+    item = {**item, "value": redact_payload(req.action, req.payload)["value"]}
     if outcome.payload.get("status") == "RebootRequired":
         item["reboot_required"] = True
     keys[name] = item

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from models.commands import CommandRepo, new_command
 from ocppj import errors, frames
-from ocppj.redaction import redact_payload
+from ocppj.redaction import redact_payload, redact_reply
 from ocppj.rpc import ConnectionLost
 from ocppj.timeutil import utcnow
 from ocppj.validation import SchemaStore
@@ -222,11 +222,12 @@ class ConnectionRegistry:
             self._schemas.validate(action + "Response", reply.payload)
         except errors.OcppError as exc:
             why = f"invalid reply: {exc.description}"
-            return Outcome(ERROR, reply.payload, exc.code, why)
-        status = reply.payload.get("status")
+            return Outcome(ERROR, redact_reply(action, reply.payload), exc.code, why)
+        payload = redact_reply(action, reply.payload)  # what is kept and shown
+        status = payload.get("status")
         if status in _POSITIVE:
-            return Outcome(ACCEPTED, reply.payload)
-        return Outcome(REJECTED, reply.payload, description=str(status))
+            return Outcome(ACCEPTED, payload)
+        return Outcome(REJECTED, payload, description=str(status))
 
     async def _finish(self, doc: dict[str, Any], outcome: Outcome, store_new=False) -> Outcome:
         outcome.command_id = outcome.unique_id = doc["_id"]

@@ -20,7 +20,7 @@ from csms.context import CallContext, ConnectionState
 from csms.services import Services
 from models.messages import IN, OUT, new_exchange, set_reply
 from ocppj import errors, frames
-from ocppj.redaction import redact_frame
+from ocppj.redaction import redact_frame, redact_reply_frame
 from ocppj.rpc import OutgoingCalls
 from ocppj.timeutil import utcnow
 
@@ -139,8 +139,9 @@ class ChargerSession:
             kind = repr(frame.message_type)[:40]  # the peer's value: bounded in our log
             log.warning("%s: ignored message type %s", self.charger_id, kind)
         else:
-            logged = self._file(IN, text)
             exchange = self._open.pop((OUT, frame.unique_id), None)
+            action = None if exchange is None else exchange.get("action")
+            logged = self._file(IN, redact_reply_frame(action, text))
             if exchange is None:
                 self._lone(text, frame.unique_id)
             else:

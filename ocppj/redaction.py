@@ -2,7 +2,9 @@
 
 An operator may send a charger its new key with ChangeConfiguration
 ``AuthorizationKey``; the frame is logged and the command stored like any
-other, but with the value replaced.
+other, but with the value replaced. The key is write-only, yet a charger may
+still report it in its GetConfiguration reply: that value is replaced too, in
+the logged frame, the stored command and the configuration we keep.
 """
 
 from __future__ import annotations
@@ -32,3 +34,28 @@ def redact_frame(action: str | None, text: str) -> str:
     except (orjson.JSONDecodeError, IndexError, TypeError, AttributeError):
         return text
     return orjson.dumps(frame).decode()
+
+
+def redact_reply(action: str | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """A CALLRESULT payload with reported secret values replaced (a copy when changed)."""
+    items = payload.get("configurationKey") if action == "GetConfiguration" else None
+    if not isinstance(items, list) or not any(_secret_item(item) for item in items):
+        return payload
+    redacted = [{**item, "value": REDACTED} if _secret_item(item) else item for item in items]
+    return {**payload, "configurationKey": redacted}
+
+
+def redact_reply_frame(action: str | None, text: str) -> str:
+    """A CALLRESULT frame's text with reported secret values replaced."""
+    if action != "GetConfiguration" or not any(key in text for key in SECRET_KEYS):
+        return text
+    try:
+        frame = orjson.loads(text)
+        frame[2] = redact_reply(action, frame[2])
+    except (orjson.JSONDecodeError, IndexError, TypeError, AttributeError):
+        return text
+    return orjson.dumps(frame).decode()
+
+
+def _secret_item(item: object) -> bool:
+    return isinstance(item, dict) and item.get("key") in SECRET_KEYS and "value" in item
