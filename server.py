@@ -31,7 +31,7 @@ from handlers.chargepoint.admission import server_tls_context
 from handlers.chargepoint.limits import LimitSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
-from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
 from simulator.manager import SimulatorManager
 
@@ -282,6 +282,17 @@ def base_url(args: argparse.Namespace) -> str:
     return f"{scheme}://{args.host}:{args.port}"
 
 
+def private_data_dir(data_dir: Path) -> None:
+    """The data dir and everything we write in it are the owner's only: directories 0700,
+    files 0600 (from now on through the umask; files an older version left 0644 fixed)."""
+    os.umask(0o077)
+    for folder in (data_dir, data_dir / "logs"):
+        private_dir(folder)
+        for path in folder.iterdir():
+            if path.is_file() and not path.is_symlink():
+                path.chmod(0o600)
+
+
 def cookie_secret(data_dir: Path) -> str:
     """The cookie signing secret, created once and kept in D/cookie_secret (mode 0600)."""
     path = data_dir / "cookie_secret"
@@ -360,6 +371,7 @@ def run_loop(main_coro, use_uvloop: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
+    private_data_dir(Path(args.data_dir))
     listener = start_logging(Path(args.data_dir) / "logs", args.log_level.upper())
     try:
         return run_loop(serve(args), args.uvloop)

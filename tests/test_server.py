@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from models.embedded import free_port
+from models.migrations import SCHEMA_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +51,7 @@ def stop(process: subprocess.Popen, timeout: float = 20.0) -> int:
 
 
 def port_open(uri: str) -> bool:
-    host_port = uri.split("//")[1].split("/")[0]
+    host_port = uri.split("//")[1].split("/")[0].rpartition("@")[2]
     host, port = host_port.rsplit(":", 1)
     try:
         with socket.create_connection((host, int(port)), 0.5):
@@ -76,8 +77,12 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
         printed = wait_listening(process)
         assert printed[0].startswith("Created user 'admin' with password: ")
         uri = (tmp_path / "mongodb.uri").read_text().strip()
-        assert uri.startswith("mongodb://127.0.0.1:")
+        assert uri.startswith("mongodb://csms:")  # the embedded database wants a login
         assert port_open(uri)
+        # Nobody but the owner reads the data, the URI (with its password) or the logs.
+        assert {p.name for p in tmp_path.iterdir()} >= {"mongodb.uri", "cookie_secret", "db"}
+        for path in [tmp_path, *tmp_path.iterdir(), *(tmp_path / "logs").iterdir()]:
+            assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
         close_code = asyncio.run(boot_and_wait_close(port, process))
         assert close_code == 1001
         assert process.wait(20) == 0
@@ -100,7 +105,7 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
-        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 3"
+        assert out.stdout.splitlines()[-1] == f"indexes ensured; schema version {SCHEMA_VERSION}"
     finally:
         assert stop(process) == 0
 
