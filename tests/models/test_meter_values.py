@@ -143,3 +143,13 @@ def test_recent_readings_move_the_horizon_past_what_they_forget():
         recent.add(reading_key(sample(1, at_s)))
     assert recent.horizon == NOW + timedelta(seconds=300)  # the first one was evicted
     assert reading_key(sample(1, 300)) not in recent and len(recent) == 2
+
+
+def test_a_reading_dated_2099_never_moves_the_horizon_past_the_clock():
+    """Else every later reading would be checked against the database."""
+    recent = RecentReadings(capacity=1, horizon=NOW)
+    future = sample(1, 0)
+    future["ts"] = datetime(2099, 1, 1, tzinfo=UTC)
+    recent.add(reading_key(future))
+    recent.add(reading_key(sample(1, 60)))
+    assert NOW < recent.horizon <= datetime.now(UTC)
