@@ -100,7 +100,7 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
-        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 3"
+        assert out.stdout.splitlines()[-1] == "indexes ensured; schema version 4"
     finally:
         assert stop(process) == 0
 
