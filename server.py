@@ -99,6 +99,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the most a connector delivers: energy beyond it in a session's time is flagged"
         " and not billed (default 400)",
     )  # fmt: skip
+    parser.add_argument(
+        "--max-clock-skew-hours", type=positive_float,
+        default=env("CSMS_MAX_CLOCK_SKEW_HOURS", "24"),
+        help="a charger time further ahead of the server's is implausible: such readings"
+        " are kept but never used for energy (default 24)",
+    )  # fmt: skip
     parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
     add_security_args(parser)
     args = parser.parse_args(argv)
@@ -213,6 +219,7 @@ class Server:
             heartbeat_interval=args.heartbeat_interval,
             require_rfid_default=args.require_rfid_default,
             max_connector_power_w=args.max_connector_kw * 1000,
+            max_clock_skew_s=args.max_clock_skew_hours * 3600,
         )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)

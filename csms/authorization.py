@@ -6,7 +6,12 @@ Two rules, in this order:
    Blocked, Expired, ConcurrentTx (at its maximum of open sessions, StartTransaction
    only), else Accepted; ``parentIdTag`` and ``expiryDate`` come from the record.
 2. A tag nobody knows is Accepted, unless the charger has ``require_rfid`` on: then it
-   is Invalid. ``require_rfid`` decides only this.
+   is Invalid.
+
+Only sessions on chargers that check tags (``require_rfid`` on when the session
+started, stored as ``tag_checked``) count toward a tag's ConcurrentTx limit: a
+charger without it accepts any idTag text, so a session there proves nothing about
+who holds the tag, and must not use up the driver's sessions on chargers that check.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ async def tag_info(
     """The idTagInfo for ``id_tag`` on ``charger_id`` at ``now``.
 
     ``starting`` adds the ConcurrentTx check (a tag may hold
-    ``max_active_transactions`` sessions); it is not applied to Authorize, which a
-    charger also sends to stop a session.
+    ``max_active_transactions`` sessions on chargers that check tags); it is not
+    applied to Authorize, which a charger also sends to stop a session.
     """
     tag = await services.rfid.get(id_tag)
     if tag is None:

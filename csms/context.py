@@ -20,7 +20,8 @@ class ConnectionState:
     connector_ts: dict[int, datetime] = field(default_factory=dict)
     # connector -> its last status (from the charger document at connection, then ours)
     statuses: dict[int, str] = field(default_factory=dict)
-    transactions_seen: dict[int, bool] = field(default_factory=dict)
+    # transaction id -> its start time when the sender owns it, None when it does not
+    transactions_seen: dict[int, datetime | None] = field(default_factory=dict)
     name: str | None = None  # the charger's name when the connection opened
 
 

@@ -3,6 +3,12 @@
 Units with a kilo prefix are normalised (kWh -> Wh, kW -> W, ...), so energy
 is always in Wh (OCPP_RULES 19). Values keep the charger's own timestamps,
 however late they arrive (OCPP_RULES 18).
+
+A reading is stored but never used for energy (its ``excluded`` field says why, an
+anomaly records it) when its value is not a finite number once scaled (``"1e306"``
+kWh), or its time is out of the plausible window: beyond the server's clock plus
+``max_clock_skew_s``, or before the start of its transaction. A reading resent with
+the same key (``models.meter_values.reading_key``) is stored once.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from csms.context import CallContext
-from csms.registers import plausible_max_wh
+from csms.registers import NON_FINITE, out_of_window, plausible_max_wh
 from ocppj.measurands import ENERGY_REGISTER, POWER
 from ocppj.timeutil import parse_datetime
 
@@ -43,6 +49,7 @@ def sample_documents(
             if unit in _KILO:
                 unit, factor = _KILO[unit]
                 value = None if value is None else value * factor
+            non_finite = value is not None and not math.isfinite(value)  # kWh -> Wh overflowed
             doc = {
                 "ts": ts,
                 "meta": {
@@ -60,6 +67,10 @@ def sample_documents(
             if raw is not None:
                 doc["raw"] = raw
                 doc["format"] = sampled.get("format", "Raw")
+            if non_finite or (raw is not None and _is_float(raw)):
+                # A number that is no finite one ("inf", "nan", "1e306" kWh): its text only.
+                doc.update(value=None, raw=sampled["value"], excluded=NON_FINITE)
+                doc.pop("format", None)
             docs.append(doc)
     return docs
 
@@ -72,6 +83,36 @@ def _number(text: str) -> tuple[float | None, str | None]:
     if not math.isfinite(value):
         return None, text
     return value, None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def screen(
+    ctx: CallContext, docs: list[dict[str, Any]], start: datetime | None, message: str
+) -> None:
+    """Mark readings dated out of the plausible window as ``excluded`` (``start``: the
+    start of their transaction, if any), and record one anomaly per reason and message
+    for those and for non-finite values."""
+    skew = ctx.services.settings.max_clock_skew_s
+    found: dict[str, list[dict[str, Any]]] = {}
+    for doc in docs:
+        reason = doc.get("excluded") or out_of_window(doc["ts"], ctx.now, skew, start)
+        if reason is not None:
+            doc["excluded"] = reason
+            found.setdefault(reason, []).append(doc)
+    for reason, excluded in found.items():
+        meta = excluded[0]["meta"]
+        await ctx.services.anomalies.record(
+            ctx.charger_id, f"reading_{reason}", ctx.now, transaction=meta["transaction"],
+            connector=meta["connector"], message=message, count=len(excluded),
+            reading_ts=excluded[0]["ts"],
+        )  # fmt: skip
 
 
 async def last_register(ctx: CallContext, transaction: int, docs: list[dict]) -> float | None:
@@ -89,11 +130,16 @@ async def last_register(ctx: CallContext, transaction: int, docs: list[dict]) ->
 
 
 def latest(docs: list[dict[str, Any]], measurand: str) -> tuple[datetime, float] | None:
-    """The newest whole-meter value of ``measurand`` among ``docs``."""
+    """The newest usable whole-meter value of ``measurand`` among ``docs``."""
     best = None
     for doc in docs:
         meta = doc["meta"]
-        if meta["measurand"] == measurand and meta["phase"] is None and doc["value"] is not None:
+        if (
+            meta["measurand"] == measurand
+            and meta["phase"] is None
+            and doc["value"] is not None
+            and "excluded" not in doc
+        ):
             if best is None or doc["ts"] >= best[0]:
                 best = (doc["ts"], doc["value"])
     return best
@@ -110,12 +156,17 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
     connector = payload["connectorId"]
     claimed = payload.get("transactionId")
     transaction = claimed
-    if claimed is not None and not await _owns_transaction(ctx, claimed):
-        transaction = None
+    start = None
+    if claimed is not None:
+        start = await _owned_start(ctx, claimed)
+        if start is None:
+            transaction = None
     docs = sample_documents(payload["meterValue"], ctx.charger_id, connector, transaction)
     if transaction is None and claimed is not None:
         for doc in docs:
             doc["charger_tx_id"] = claimed
+    docs = await services.meter_values.add_new(docs)  # a resent reading is stored once
+    await screen(ctx, docs, start, "MeterValues")
     services.meter_values.add(docs)
     energy = latest(docs, ENERGY_REGISTER)
     if transaction is not None and energy is not None:
@@ -153,18 +204,18 @@ async def _note_register(ctx: CallContext, transaction: int, ts: datetime, wh: f
     registers.note(ctx.charger_id, transaction, ts, wh)
 
 
-async def _owns_transaction(ctx: CallContext, transaction: int) -> bool:
-    """True when ``transaction`` is a session of the sender; once per connection and id,
-    an anomaly records a foreign or unknown one."""
+async def _owned_start(ctx: CallContext, transaction: int) -> datetime | None:
+    """The start time of ``transaction`` when it is a session of the sender, else None;
+    once per connection and id, an anomaly records a foreign or unknown one."""
     seen = ctx.state.transactions_seen
     if transaction in seen:
         return seen[transaction]
     doc = await ctx.services.transactions.get(transaction)
     owned = doc is not None and (doc.get("charger"), doc.get("kind")) == (ctx.charger_id, "session")
-    seen[transaction] = owned
+    seen[transaction] = start = doc["start_ts"] if owned else None
     if not owned:
         kind = "meter_values_unknown_transaction" if doc is None else "foreign_transaction"
         await ctx.services.anomalies.record(
             ctx.charger_id, kind, ctx.now, charger_tx_id=transaction, message="MeterValues"
         )
-    return owned
+    return start

@@ -8,16 +8,48 @@ a time; a register beyond it is never used for a session's energy.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # Clocks and sampling are not exact: a register may run ahead of the elapsed time by
 # this much of full power before it counts as implausible.
 SLACK_SECONDS = 60.0
 
+# Why a stored reading is never used for energy (its ``excluded`` field).
+FUTURE = "future"  # dated beyond the server's clock plus the allowed skew
+BEFORE_START = "before_start"  # dated before the start of its transaction
+NON_FINITE = "non_finite"  # not a finite number once scaled to its unit
+
 
 def plausible_max_wh(max_power_w: float, seconds: float) -> float:
     """The most energy (Wh) a connector of ``max_power_w`` delivers in ``seconds``."""
     return max_power_w * (max(0.0, seconds) + SLACK_SECONDS) / 3600.0
+
+
+def out_of_window(
+    ts: datetime, now: datetime, skew_s: float, start: datetime | None = None
+) -> str | None:
+    """Why a charger's reading time ``ts`` is implausible (``FUTURE``, ``BEFORE_START``),
+    or None. ``start`` is the start of the reading's transaction, if it has one; a
+    reading up to ``SLACK_SECONDS`` before it still counts (clocks and rounding)."""
+    if ts > now + timedelta(seconds=skew_s):
+        return FUTURE
+    if start is not None and ts < start - timedelta(seconds=SLACK_SECONDS):
+        return BEFORE_START
+    return None
+
+
+def plausible_seconds(
+    start: datetime, created: datetime, end: datetime, now: datetime, skew_s: float
+) -> float:
+    """The session time energy may be judged by: the charger's start and end times,
+    except that a time beyond the server's clock plus ``skew_s`` is replaced by the
+    server's own (when the start arrived, ``created``; when the end arrived, ``now``)."""
+    allowed = timedelta(seconds=skew_s)
+    if start > created + allowed:
+        start = created
+    if end > now + allowed:
+        end = now
+    return (end - start).total_seconds()
 
 
 class LastRegisters:

@@ -50,6 +50,10 @@ class CsmsSettings:
     # The most a connector can deliver (W): energy beyond it over a session's time is
     # implausible and never used (set by --max-connector-kw).
     max_connector_power_w: float = 400_000.0
+    # A charger timestamp more than this ahead of the server's clock is out of the
+    # plausible window: such a reading is stored but never used for energy, and a start
+    # or stop time beyond it does not widen the plausible energy (--max-clock-skew-hours).
+    max_clock_skew_s: float = 24 * 3600.0
 
 
 @dataclass

@@ -10,6 +10,7 @@ reply is sent or received, or until it can no longer come (timeout, close).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -43,7 +44,8 @@ class ChargerSession:
         self._send = send
         self.state = ConnectionState(charger_id)
         self.outgoing = OutgoingCalls(self.send_call, on_finished=self._outgoing_finished)
-        self._last_call_id: str | None = None
+        # The last CALL answered (id, action, canonical payload) and its reply (rule 4).
+        self._last_call: tuple[str, str, str] | None = None
         self._last_reply: str | None = None
         self.connected_at: datetime | None = None
         # Exchanges awaiting their reply, by (direction of the CALL, message id).
@@ -154,12 +156,14 @@ class ChargerSession:
         logged = self._file(IN, text)
         self._hold(key, new_exchange(self.charger_id, IN, logged, utcnow(), call.action, key[1]))
         try:
-            if call.unique_id == self._last_call_id and self._last_reply is not None:
-                # The charger resent its last CALL: same reply again, nothing done twice (rule 4).
+            this = _call_key(call)
+            if this == self._last_call and self._last_reply is not None:
+                # The charger resent its last CALL: same reply again, nothing done twice
+                # (rule 4). Same id, other action or payload: a new CALL, answered as such.
                 await self._send_reply(key, self._last_reply, call.action)
                 return
             reply = await self.answer(call)
-            self._last_call_id, self._last_reply = call.unique_id, reply
+            self._last_call, self._last_reply = this, reply
             await self._send_reply(key, reply, call.action)
         finally:
             self._finish(key)  # no reply was sent (cancelled): the CALL is logged alone
@@ -196,3 +200,10 @@ class ChargerSession:
             log.exception("%s: %s failed", self.charger_id, call.action)
             return frames.pack_error(call.unique_id, errors.INTERNAL_ERROR, "internal error")
         return frames.pack_result(call.unique_id, result)
+
+
+def _call_key(call: frames.Call) -> tuple[str, str, str]:
+    """What makes a CALL a resend of another: its id, action and payload (as canonical
+    JSON, so ``1`` and ``true`` or key order are told apart and alike as JSON does)."""
+    payload = json.dumps(call.payload, sort_keys=True, separators=(",", ":"))
+    return call.unique_id, call.action, payload

@@ -13,8 +13,8 @@ from typing import Any
 
 from csms.authorization import authorize_request, id_tag_info
 from csms.context import CallContext
-from csms.metering import last_register, sample_documents
-from csms.registers import plausible_max_wh
+from csms.metering import last_register, sample_documents, screen
+from csms.registers import out_of_window, plausible_max_wh, plausible_seconds
 from csms.registry import Outcome
 from csms.remote_params import ParameterError
 from csms.request import Request
@@ -27,7 +27,8 @@ REGISTER_TOLERANCE_WH = 1.0
 
 
 async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Open a transaction with the next id; a resent start returns the same id (rule 17)."""
+    """Open a transaction with the next id; a resent start of an open session returns
+    the same id (rule 17), a start matching a closed one is a new session."""
     services = ctx.services
     connector = payload["connectorId"]
     id_tag = payload["idTag"]
@@ -39,9 +40,14 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     if existing is not None:
         return _start_reply(existing)
     info = await id_tag_info(ctx, id_tag, starting=True)
+    charger = await services.chargers.get(ctx.charger_id) or {}
     previous = await repo.open_on_connector(ctx.charger_id, connector)
     if previous is not None:
         await _supersede(ctx, previous)
+    anomalies = []
+    skew = services.settings.max_clock_skew_s
+    if out_of_window(start_ts, ctx.now, skew) is not None:
+        anomalies.append({"kind": "start_in_future", "ts": ctx.now})
     doc = {
         "kind": "session",
         "charger": ctx.charger_id,
@@ -49,6 +55,8 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         "id_tag": id_tag,
         "id_tag_key": key,
         "id_tag_info": info,
+        # Only sessions on chargers that check tags count toward ConcurrentTx.
+        "tag_checked": bool(charger.get("require_rfid")),
         "reservation_id": payload.get("reservationId"),
         "start_ts": start_ts,
         "meter_start": meter_start,
@@ -57,12 +65,17 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         "meter_stop": None,
         "stop_reason": None,
         "energy_wh": None,
-        "anomalies": [],
+        "anomalies": anomalies,
         "created": ctx.now,
         "updated": ctx.now,
     }
     stored = await repo.insert_started(doc)
-    ctx.state.transactions_seen[stored["_id"]] = True
+    ctx.state.transactions_seen[stored["_id"]] = stored["start_ts"]
+    if stored is doc:
+        for anomaly in anomalies:
+            await services.anomalies.record(
+                ctx.charger_id, anomaly["kind"], ctx.now, transaction=doc["_id"]
+            )
     if doc["reservation_id"] is not None and stored is doc:
         await use_reservation(ctx, doc["reservation_id"], stored["_id"])
     services.bus.publish(
@@ -80,12 +93,23 @@ def _start_reply(doc: dict[str, Any]) -> dict[str, Any]:
     return {"transactionId": doc["_id"], "idTagInfo": doc["id_tag_info"]}
 
 
+def _plausible_limit(ctx: CallContext, tx: dict[str, Any], end: datetime) -> float:
+    """The most energy ``tx`` can have delivered by ``end`` (a charger time; times
+    beyond the server's clock plus the allowed skew count as the server's)."""
+    settings = ctx.services.settings
+    seconds = plausible_seconds(
+        tx["start_ts"], tx.get("created", ctx.now), end, ctx.now, settings.max_clock_skew_s
+    )
+    return plausible_max_wh(settings.max_connector_power_w, seconds)
+
+
 async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     """A new start on a connector that still has an open session: close the old one.
 
     Its stop was lost; the energy is estimated from its last register reading
     of this charger when there is one, and the record says so. An estimate
-    beyond what the connector could deliver since the start is not used.
+    beyond what the connector could deliver since the start is not used. A real
+    stop arriving later replaces the estimate (``stop_transaction``).
     """
     services = ctx.services
     register = await last_register(ctx, previous["_id"], [])
@@ -93,8 +117,7 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     anomalies = []
     if register is not None:
         energy = max(0.0, register - previous["meter_start"])
-        elapsed = (ctx.now - previous["start_ts"]).total_seconds()
-        limit = plausible_max_wh(services.settings.max_connector_power_w, elapsed)
+        limit = _plausible_limit(ctx, previous, ctx.now)
         if energy > limit:
             anomalies.append({"kind": "implausible_register", "ts": ctx.now,
                               "register_wh": register, "plausible_max_wh": limit})  # fmt: skip
@@ -105,7 +128,7 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     await services.transactions.close(
         previous["_id"],
         {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
-         "updated": ctx.now},
+         "superseded": True, "updated": ctx.now},
         anomalies=anomalies,
     )  # fmt: skip
     for anomaly in anomalies:
@@ -115,12 +138,13 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
 
 
 async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
-    """Close the transaction, store its transactionData, compute the energy (rule 19)."""
+    """Close the transaction, store its transactionData, compute the energy (rule 19).
+
+    A stop for a session a new start superseded replaces the estimate, once."""
     services = ctx.services
     repo = services.transactions
     tx_id = payload["transactionId"]
     stop_ts = parse_datetime(payload["timestamp"])
-    meter_stop = payload["meterStop"]
     reply: dict[str, Any] = {}
     if "idTag" in payload:
         reply["idTagInfo"] = await id_tag_info(ctx, payload["idTag"])
@@ -130,15 +154,45 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
         foreign = tx is not None and tx.get("charger") != ctx.charger_id
         await _record_orphan_stop(ctx, payload, stop_ts, foreign)
         return reply
-    if not tx["open"]:
+    late = not tx["open"]
+    if late and not (tx.get("superseded") and tx.get("stop_ts") is None):
         return reply  # a resent stop changes nothing (rule 17)
     samples = sample_documents(
         payload.get("transactionData", []), ctx.charger_id, tx["connector"], tx_id
     )
+    await screen(ctx, samples, tx["start_ts"], "StopTransaction")
     # transactionData is stored before the stop is acknowledged, like the stop itself.
     await services.meter_values.insert_now(samples)
     register = await last_register(ctx, tx_id, samples)
-    energy = meter_stop - tx["meter_start"]
+    fields, anomalies = _stop_fields(ctx, tx, payload, stop_ts, register)
+    if late:
+        anomalies.insert(0, {"kind": "late_stop_after_supersede", "ts": ctx.now,
+                             "estimated_energy": tx.get("energy_wh")})  # fmt: skip
+        if not await repo.replace_estimate(tx_id, fields, anomalies):
+            return reply  # a concurrent resend got there first
+    else:
+        await repo.close(tx_id, fields, anomalies=anomalies)
+    for anomaly in anomalies:
+        await services.anomalies.record(ctx.charger_id, anomaly["kind"], ctx.now, transaction=tx_id)
+    services.bus.publish(
+        "transaction_stopped", ctx.charger_id, transaction=tx_id, connector=tx["connector"],
+        energy_wh=fields["energy_wh"],
+    )  # fmt: skip
+    return reply
+
+
+def _stop_fields(
+    ctx: CallContext,
+    tx: dict[str, Any],
+    payload: dict[str, Any],
+    stop_ts: datetime,
+    register: float | None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The stop's fields and anomalies: energy is meterStop - meterStart, never below 0
+    and never above what the connector could deliver; the charger's claim is kept."""
+    meter_stop = payload["meterStop"]
+    claimed = meter_stop - tx["meter_start"]
+    energy: float = claimed
     anomalies = []
     if energy < 0:
         anomalies.append({"kind": "meter_backwards", "ts": ctx.now, "difference_wh": energy})
@@ -148,9 +202,9 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
                           "register_wh": register})  # fmt: skip
     if stop_ts < tx["start_ts"]:
         anomalies.append({"kind": "stop_before_start", "ts": ctx.now})
-    limit = plausible_max_wh(
-        services.settings.max_connector_power_w, (stop_ts - tx["start_ts"]).total_seconds()
-    )
+    if out_of_window(stop_ts, ctx.now, ctx.services.settings.max_clock_skew_s) is not None:
+        anomalies.append({"kind": "stop_in_future", "ts": ctx.now})
+    limit = _plausible_limit(ctx, tx, stop_ts)
     if energy > limit:
         # More than the connector could deliver in the session's time: capped, flagged,
         # the charger's figure kept for the operator to decide.
@@ -160,20 +214,14 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
     fields = {
         "stop_ts": stop_ts,
         "meter_stop": meter_stop,
+        "energy_claimed_wh": claimed,
         "stop_reason": payload.get("reason", "Local"),
         "stop_id_tag": payload.get("idTag"),
         "energy_wh": energy,
         "last_register_wh": register,
         "updated": ctx.now,
     }
-    await repo.close(tx_id, fields, anomalies=anomalies)
-    for anomaly in anomalies:
-        await services.anomalies.record(ctx.charger_id, anomaly["kind"], ctx.now, transaction=tx_id)
-    services.bus.publish(
-        "transaction_stopped", ctx.charger_id, transaction=tx_id, connector=tx["connector"],
-        energy_wh=energy,
-    )  # fmt: skip
-    return reply
+    return fields, anomalies
 
 
 async def _record_orphan_stop(

@@ -38,6 +38,7 @@ def pager(page: int, total: int, size: int) -> dict[str, Any]:
         "page": page,
         "pages": pages,
         "total": total,
+        "first": (page - 1) * size + 1,  # the row number of the page's first entry
         "previous": page - 1 if page > 1 else None,
         "next": page + 1 if page < pages else None,
     }
@@ -75,7 +76,11 @@ class LandingHandler(PageHandler):
     """``GET /ocpp/c/<cid>/``: the public page a driver reaches by QR code."""
 
     async def get(self, cid: str) -> None:
-        """Status, total energy and the recorded sessions of one charger (public)."""
+        """Status, total energy and the recorded sessions of one charger (public).
+
+        Sessions are numbered by row, newest first, never by transaction id: ids come
+        from a counter, and showing them tells anyone the next one (admin pages keep them).
+        """
         page = page_number(self)
         await self.services.chargers.flush()  # show the newest connector statuses
         charger = await self.services.chargers.get(cid)

@@ -44,9 +44,10 @@ INDEXES: dict[str, list[IndexModel]] = {
                 ("meter_start", ASCENDING),
                 ("id_tag_key", ASCENDING),
             ],
-            name="start_replay",
+            # Only open sessions: a start with the same values as a closed one is new.
+            name="open_start_replay",
             unique=True,
-            partialFilterExpression={"kind": "session"},
+            partialFilterExpression={"kind": "session", "open": True},
         ),
         IndexModel([("charger", ASCENDING), ("start_ts", DESCENDING)], name="charger_start"),
         IndexModel([("start_ts", DESCENDING)], name="start"),
@@ -119,6 +120,13 @@ async def _charger_search_fields(db: AsyncDatabase) -> None:
         await db.chargers.bulk_write(ops, ordered=False)
 
 
+async def _drop_closed_start_replay(db: AsyncDatabase) -> None:
+    """The old start_replay index also held closed sessions: a second real session with
+    the same connector, tag, time and meterStart could not be stored."""
+    if "start_replay" in await db.transactions.index_information():
+        await db.transactions.drop_index("start_replay")
+
+
 async def _security_event_stored(db: AsyncDatabase) -> None:
     """Events from before the TTL get ``stored`` (when received, else their own time)."""
     missing = {"stored": {"$exists": False}}
@@ -132,7 +140,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
     (3, "charger search terms and connector statuses", _charger_search_fields),
-    (4, "security events expire by the time they were stored", _security_event_stored),
+    (4, "start replay index of open sessions only", _drop_closed_start_replay),
+    (5, "security events expire by the time they were stored", _security_event_stored),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

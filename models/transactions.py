@@ -34,7 +34,8 @@ class TransactionRepo:
     async def find_start(
         self, charger: str, connector: int, id_tag_key: str, start_ts: datetime, meter_start: int
     ) -> dict[str, Any] | None:
-        """A transaction started with exactly these values (a resent StartTransaction)."""
+        """The OPEN session started with exactly these values (a resent StartTransaction);
+        a closed one is history: the same values again are a new session."""
         return await self._coll.find_one(
             {
                 "charger": charger,
@@ -42,6 +43,8 @@ class TransactionRepo:
                 "start_ts": start_ts,
                 "meter_start": meter_start,
                 "id_tag_key": id_tag_key,
+                "kind": "session",
+                "open": True,
             }
         )
 
@@ -50,8 +53,11 @@ class TransactionRepo:
         return await self._coll.find_one({"charger": charger, "connector": connector, "open": True})
 
     async def count_open_for_tag(self, id_tag_key: str) -> int:
-        """How many transactions are open with this idTag, on any charger."""
-        return await self._coll.count_documents({"id_tag_key": id_tag_key, "open": True})
+        """How many sessions are open with this idTag on chargers that checked it
+        (``tag_checked``, see ``csms.authorization``)."""
+        return await self._coll.count_documents(
+            {"id_tag_key": id_tag_key, "open": True, "tag_checked": True}
+        )
 
     async def insert_started(self, doc: dict[str, Any]) -> dict[str, Any]:
         """Give ``doc`` the next id and store it; on a duplicate start return the stored one."""
@@ -85,6 +91,17 @@ class TransactionRepo:
         if anomalies:
             update["$push"] = {"anomalies": {"$each": list(anomalies)}}
         result = await self._coll.update_one({"_id": tx_id, "open": True}, update)
+        return result.modified_count == 1
+
+    async def replace_estimate(
+        self, tx_id: int, fields: dict[str, Any], anomalies: list[dict[str, Any]]
+    ) -> bool:
+        """A superseded session's late real stop replaces the estimate, once: False when
+        the session was not superseded or already has its real stop."""
+        result = await self._coll.update_one(
+            {"_id": tx_id, "open": False, "superseded": True, "stop_ts": None},
+            {"$set": fields, "$push": {"anomalies": {"$each": list(anomalies)}}},
+        )
         return result.modified_count == 1
 
     async def find_orphan_stop(

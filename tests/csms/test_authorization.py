@@ -86,7 +86,8 @@ async def test_operator_decisions_hold_on_every_charger_without_require_rfid(cha
     assert expired[2]["idTagInfo"]["status"] == "Expired"
     assert started[2]["idTagInfo"] == {"status": "Blocked", "parentIdTag": "FLEET"}
     assert first[2]["idTagInfo"] == {"status": "Accepted"}
-    assert second[2]["idTagInfo"] == {"status": "ConcurrentTx"}
+    # A charger without require_rfid accepts any tag text: its sessions use up nothing.
+    assert second[2]["idTagInfo"] == {"status": "Accepted"}
     stored = await db.transactions.find_one({"_id": started[2]["transactionId"]})
     assert stored["id_tag_info"] == {"status": "Blocked", "parentIdTag": "FLEET"}
 
@@ -113,6 +114,7 @@ async def test_blocked_wins_over_expired_and_keeps_the_record_fields(services, d
 
 @pytest.mark.gen_test
 async def test_a_tag_may_hold_as_many_sessions_as_its_record_allows(charger, services, db):
+    await require_rfid(db)
     await services.rfid.upsert("FLEET", max_active_transactions=2)
     async with charger() as cp:
         for n in (1, 2):
@@ -125,3 +127,28 @@ async def test_a_tag_may_hold_as_many_sessions_as_its_record_allows(charger, ser
     assert await tag_info(services, "OTHER", "NOBODY", now, starting=True) == {
         "status": "Accepted"
     }  # unknown tag on a charger nobody configured
+
+
+@pytest.mark.gen_test
+async def test_sessions_on_a_charger_without_require_rfid_never_use_up_a_tag(charger, services, db):
+    """The attack: an open charger (any idTag text accepted) started a session with a
+    driver's tag, and the driver's own charger, which checks tags, answered ConcurrentTx."""
+    await require_rfid(db, "CHECKS")
+    await db.chargers.insert_one({"_id": "OPEN", "require_rfid": False, "boot": None})
+    await services.rfid.upsert("DRIVER", max_active_transactions=1)
+    async with charger("/OPEN/") as attacker:
+        planted = await attacker.call("s1", "StartTransaction", start(tag="DRIVER"))
+        assert planted[2]["idTagInfo"] == {"status": "Accepted"}
+    async with charger("/CHECKS/") as own:
+        real = await own.call("s2", "StartTransaction", start(tag="DRIVER", connector=1))
+        assert real[2]["idTagInfo"] == {"status": "Accepted"}
+        # The other side of the rule: a session where the tag was checked does count,
+        # on every charger.
+        again = await own.call("s3", "StartTransaction", start(tag="DRIVER", connector=2))
+        assert again[2]["idTagInfo"] == {"status": "ConcurrentTx"}
+    async with charger("/OPEN/") as open_charger:
+        third = await open_charger.call("s4", "StartTransaction", start(tag="DRIVER", connector=2))
+        assert third[2]["idTagInfo"] == {"status": "ConcurrentTx"}
+    flags = {d["charger"]: d["tag_checked"] async for d in db.transactions.find({}) if
+             d["connector"] == 1}  # fmt: skip
+    assert flags == {"OPEN": False, "CHECKS": True}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from csms.metering import latest, sample_documents
+from models.meter_values import RecentReadings
 from ocppj.measurands import ENERGY_REGISTER, POWER
 from tests.csms.charger_helpers import booted_charger, reading
 
@@ -51,6 +52,7 @@ async def test_meter_values_for_unknown_transaction_are_kept_and_flagged(charger
         mv = {"connectorId": 1, "transactionId": 4242,
               "meterValue": [reading("2026-01-01T10:00:00Z", "10")]}  # fmt: skip
         assert await cp.call("m1", "MeterValues", mv) == [3, "m1", {}]
+        mv["meterValue"] = [reading("2026-01-01T10:01:00Z", "11")]
         assert await cp.call("m2", "MeterValues", mv) == [3, "m2", {}]
     await services.flush()
     # Kept against the sender, not under an id nobody owns; the claimed id stays visible.
@@ -85,11 +87,23 @@ def test_kilo_units_are_normalised_and_others_kept(unit, value, normalised):
     assert (doc["meta"]["unit"], doc["value"]) == normalised
 
 
-@pytest.mark.parametrize("text", ["NaN", "inf", "-Infinity", "12,5", ""])
-def test_a_value_that_is_no_finite_number_is_kept_raw(text):
+@pytest.mark.parametrize("text", ["12,5", ""])
+def test_a_value_that_is_no_number_is_kept_raw(text):
     [doc] = sample_documents([reading("2026-01-01T10:00:00Z", text, "kWh")], "CP1", 1, None)
     assert (doc["value"], doc["raw"], doc["format"]) == (None, text, "Raw")
-    assert doc["meta"]["unit"] == "Wh"
+    assert doc["meta"]["unit"] == "Wh" and "excluded" not in doc
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [("NaN", "Wh"), ("inf", "kWh"), ("-Infinity", "Wh"), ("1e306", "kWh"), ("-1e306", "kvarh")],
+)
+def test_a_number_that_is_not_finite_once_scaled_is_kept_as_text_only(text, unit):
+    """ "1e306" kWh is finite, but not in Wh: it must never become inf."""
+    [doc] = sample_documents([reading("2026-01-01T10:00:00Z", text, unit)], "CP1", 1, 7)
+    assert (doc["value"], doc["raw"], doc["excluded"]) == (None, text, "non_finite")
+    assert "format" not in doc
+    assert latest([doc], doc["meta"]["measurand"]) is None
 
 
 def test_latest_is_the_newest_whole_meter_number_of_a_measurand():
@@ -128,4 +142,40 @@ async def test_meter_values_are_published_with_energy_and_power(charger, service
          "energy_wh": 1500.0, "power_w": 7400.0},
         {"type": "meter", "charger": "CP1", "connector": 1, "transaction": None,
          "energy_wh": None, "power_w": None},
+    ]  # fmt: skip
+
+
+@pytest.mark.gen_test
+async def test_meter_values_resent_after_a_lost_reply_are_stored_once(charger, services, db):
+    """The attack seen: a MeterValues resent after a lost reply (on a new connection,
+    so the CALL cache does not know it) was stored twice."""
+    mv = {"connectorId": 1, "meterValue": [
+        {"timestamp": "2026-01-01T10:00:00Z", "sampledValue": [
+            {"value": "100"}, {"value": "7", "measurand": "Power.Active.Import"},
+            {"value": "3", "measurand": "Power.Active.Import", "phase": "L1"},
+            {"value": "90", "location": "Inlet"},
+            {"value": "100", "context": "Sample.Clock"},
+        ]}]}  # fmt: skip
+    async with charger() as cp:
+        assert await cp.call("m1", "MeterValues", mv) == [3, "m1", {}]
+    async with charger() as cp:  # the reply was lost: the charger reconnects and resends
+        assert await cp.call("m1", "MeterValues", mv) == [3, "m1", {}]
+        assert await cp.call("m2", "MeterValues", mv) == [3, "m2", {}]
+        mv["meterValue"].append(reading("2026-01-01T10:01:00Z", "110"))
+        assert await cp.call("m3", "MeterValues", mv) == [3, "m3", {}]
+    await services.flush()
+    # After a restart memory is empty: the database says what was stored.
+    services.meter_values.recent = RecentReadings()
+    async with charger() as cp:
+        assert await cp.call("m3", "MeterValues", mv) == [3, "m3", {}]
+    await services.flush()
+    docs = await db.meter_values.find({}).sort([("ts", 1), ("value", 1)]).to_list()
+    assert [(d["ts"].minute, d["meta"]["measurand"][:5], d["meta"]["phase"],
+             d["meta"]["location"], d["meta"]["context"], d["value"]) for d in docs] == [
+        (0, "Power", "L1", "Outlet", "Sample.Periodic", 3.0),
+        (0, "Power", None, "Outlet", "Sample.Periodic", 7.0),
+        (0, "Energ", None, "Inlet", "Sample.Periodic", 90.0),
+        (0, "Energ", None, "Outlet", "Sample.Periodic", 100.0),
+        (0, "Energ", None, "Outlet", "Sample.Clock", 100.0),
+        (1, "Energ", None, "Outlet", "Sample.Periodic", 110.0),
     ]  # fmt: skip

@@ -177,6 +177,36 @@ async def test_repeated_call_id_gets_the_same_reply_and_does_nothing_twice(ws_ur
 
 
 @pytest.mark.gen_test
+async def test_a_reused_call_id_with_other_content_is_a_new_call(ws_url, services, db):
+    """The attack seen: Heartbeat then StopTransaction, both with id dup-1: the stop got
+    the Heartbeat's cached reply and was lost. Only the same action and payload again is
+    a resend (rule 4)."""
+    cm, cp = await booted(ws_url())
+    try:
+        start = {"connectorId": 1, "idTag": "T", "meterStart": 0,
+                 "timestamp": "2026-01-01T00:00:00Z"}  # fmt: skip
+        tx = (await cp.call("s1", "StartTransaction", start))[2]["transactionId"]
+        beat = await cp.call("dup-1", "Heartbeat", {})
+        assert beat[:2] == [3, "dup-1"] and "currentTime" in beat[2]
+        stop = {"transactionId": tx, "meterStop": 700, "timestamp": "2026-01-01T01:00:00Z"}
+        assert await cp.call("dup-1", "StopTransaction", stop) == [3, "dup-1", {}]
+        closed = await db.transactions.find_one({"_id": tx})
+        assert (closed["open"], closed["energy_wh"]) == (False, 700)
+        # Same id and action, other payload: new as well.
+        mv = {"connectorId": 1, "meterValue": [{"timestamp": "2026-01-01T02:00:00Z",
+                                                "sampledValue": [{"value": "1"}]}]}  # fmt: skip
+        assert await cp.call("dup-2", "MeterValues", mv) == [3, "dup-2", {}]
+        mv["connectorId"] = 2
+        assert await cp.call("dup-2", "MeterValues", mv) == [3, "dup-2", {}]
+        assert await cp.call("dup-2", "MeterValues", mv) == [3, "dup-2", {}]  # a resend
+    finally:
+        await cm.__aexit__(None, None, None)
+    await services.flush()
+    stored = await db.meter_values.find({}).to_list()
+    assert sorted(d["meta"]["connector"] for d in stored) == [1, 2]
+
+
+@pytest.mark.gen_test
 async def test_new_charger_must_boot_first(ws_url, db):
     async with raw_charger(ws_url("/NEW1/")) as cp:
         reply = await cp.call("h1", "Heartbeat", {})

@@ -66,6 +66,26 @@ async def test_stop_computes_energy_and_stores_transaction_data(charger, service
 
 
 @pytest.mark.gen_test
+async def test_a_start_like_a_closed_one_is_a_new_session(charger, db):
+    """The attack seen: a second real session with the same connector, idTag, timestamp
+    and meterStart was merged into the CLOSED first one, and its stop dropped. Rule 17
+    holds only for a resend of an open session."""
+    async with charger() as cp:
+        first = (await cp.call("a", "StartTransaction", start()))[2]["transactionId"]
+        await cp.call("b", "StopTransaction", stop(first, 1500))
+        second = await cp.call("c", "StartTransaction", start())
+        assert second[2] == {"transactionId": first + 1, "idTagInfo": {"status": "Accepted"}}
+        resent = await cp.call("d", "StartTransaction", start())  # while open: the same id
+        assert resent[2] == second[2]
+        reply = await cp.call("e", "StopTransaction", stop(first + 1, 4000))
+        assert reply == [3, "e", {}]
+    docs = await db.transactions.find({}).sort("_id", 1).to_list()
+    assert [(d["_id"], d["open"], d["energy_wh"]) for d in docs] == [
+        (first, False, 500), (first + 1, False, 3000),
+    ]  # fmt: skip
+
+
+@pytest.mark.gen_test
 async def test_resent_stop_changes_nothing(charger, db):
     async with charger() as cp:
         tx = (await cp.call("a", "StartTransaction", start()))[2]["transactionId"]

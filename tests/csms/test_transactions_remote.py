@@ -49,13 +49,16 @@ async def test_remote_start_of_a_blocked_tag_is_refused_without_require_rfid(
     ws_url, services, registry, db
 ):
     """The operator's Blocked, Expired and ConcurrentTx hold on a charger with require_rfid
-    off (the default): nothing is sent."""
+    off (the default): nothing is sent. (Only sessions where the tag was checked count
+    toward ConcurrentTx: csms.authorization.)"""
     await services.rfid.upsert("STOLEN", status="blocked")
     await services.rfid.upsert("OLD", expiry=datetime.now(UTC) - timedelta(days=1))
     await services.rfid.upsert("BUSY")
     async with booted(ws_url) as cp:
         assert (await db.chargers.find_one({"_id": "CP1"}))["require_rfid"] is False
         await start_tx(cp, 1, "BUSY")
+        # As if started on a charger that checks tags; on this open one it counts for nothing.
+        await db.transactions.update_one({"id_tag": "BUSY"}, {"$set": {"tag_checked": True}})
         refused = {}
         for tag in ("stolen", "OLD", "BUSY"):
             with pytest.raises(Refused) as caught:

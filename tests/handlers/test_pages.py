@@ -241,17 +241,20 @@ async def test_landing_page_is_public_with_energy_total_and_sessions(http_url, s
     assert '<strong id="energy-total">6.23 kWh</strong>' in page
     rows = [
         re.sub(r"\s+", " ", row).strip()
-        for row in re.findall(r"<tr data-transaction[^>]*>(.*?)</tr>", page, re.S)
+        for row in re.findall(r'<tr class="session-row">(.*?)</tr>', page, re.S)
     ]
+    # Numbered by row, never by transaction id (ids are predictable: issue 21).
     assert rows == [
-        "<td>#3</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> <td>open (charger offline)</td> "
+        '<td class="row">1</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> '
+        '<td>open (charger offline)</td> <td class="energy"></td>',
+        '<td class="row">2</td> <td>2</td> <td>2025-03-01 13:00:00 UTC</td> '
+        '<td>2025-03-01 13:30:00 UTC</td> <td class="energy">5.00</td>',
+        '<td class="row">3</td> <td>1</td> <td>2025-03-01 12:00:00 UTC</td> '
+        '<td>2025-03-01 12:30:00 UTC</td> <td class="energy">1.23</td>',
+        '<td class="row">4</td> <td></td> <td></td> <td>2025-03-01 12:30:00 UTC</td> '
         '<td class="energy"></td>',
-        "<td>#2</td> <td>2</td> <td>2025-03-01 13:00:00 UTC</td> <td>2025-03-01 13:30:00 UTC</td> "
-        '<td class="energy">5.00</td>',
-        "<td>#1</td> <td>1</td> <td>2025-03-01 12:00:00 UTC</td> <td>2025-03-01 12:30:00 UTC</td> "
-        '<td class="energy">1.23</td>',
-        '<td>#4</td> <td></td> <td></td> <td>2025-03-01 12:30:00 UTC</td> <td class="energy"></td>',
     ]
+    assert "data-transaction" not in page and "#3" not in page
     assert "TAG" not in page  # drivers' tags are not public
     assert (
         '<img src="/ocpp/c/CP1/qr.svg" alt="QR code linking to the landing page of Garage charger"'
@@ -287,13 +290,15 @@ async def test_landing_page_shows_an_html_charger_id_as_text(http_url, services)
 @pytest.mark.gen_test(timeout=20)
 async def test_landing_page_paginates_sessions(http_url, services, db):
     await services.chargers.create("CP1", {}, NOW)
-    await db.transactions.insert_many([session(i, 1, i, energy_wh=100) for i in range(1, 56)])
+    await db.transactions.insert_many([session(700 + i, 1, i, energy_wh=100) for i in range(1, 56)])
     first = (await get(http_url, "/ocpp/c/CP1/")).body.decode()
-    assert len(re.findall(r"<tr data-transaction", first)) == 50
+    assert len(re.findall(r'<tr class="session-row">', first)) == 50
     assert '<strong id="energy-total">5.50 kWh</strong>' in first
     assert '<a rel="next" href="?page=2">' in first and 'rel="prev"' not in first
     second = (await get(http_url, "/ocpp/c/CP1/?page=2")).body.decode()
-    assert re.findall(r'<tr data-transaction="(\d+)"', second) == ["5", "4", "3", "2", "1"]
+    rows = re.findall(r'<tr class="session-row">\s*<td class="row">(\d+)</td>', second)
+    assert rows == ["51", "52", "53", "54", "55"]  # row numbers go on across pages
+    assert not re.search(r">\s*#?7\d\d\s*<", second)  # no transaction id (701-755)
     assert '<a rel="prev" href="?page=1">' in second and 'rel="next"' not in second
     assert (await get(http_url, "/ocpp/c/CP1/?page=3")).code == 404
     assert (await get(http_url, "/ocpp/c/CP1/?page=0")).code == 400

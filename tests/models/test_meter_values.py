@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.batch import BatchInserter
-from models.meter_values import MeterValueRepo
+from models.meter_values import MeterValueRepo, RecentReadings, reading_key
 from ocppj.measurands import ENERGY_REGISTER
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -109,3 +109,47 @@ async def test_search_filters_newest_first_with_total(db):
     assert await values(charger="CP3") == ([], 0)
     page, _ = await repo.search(charger="CP2")
     assert without_ids(page) == [sample(5.0, at_s=40, charger="CP2", transaction=None)]
+
+
+@pytest.mark.gen_test
+async def test_add_new_keeps_each_reading_key_once(db):
+    repo = make_repo(db)
+    repo.recent = RecentReadings(horizon=NOW - timedelta(days=1))  # memory covers these
+    first = [sample(10, 0), sample(11, 0, phase="L1"), sample(10, 0)]
+    assert await repo.add_new(first) == first[:2]  # the same key twice in one message
+    assert await repo.add_new([sample(10, 0), sample(12, 60)]) == [sample(12, 60)]
+    assert len(repo.recent) == 3
+    # Another charger's or connector's reading of the same instant is its own.
+    other = [sample(10, 0, charger="CP2"), sample(10, 0, connector=2)]
+    assert await repo.add_new(other) == other
+
+
+@pytest.mark.gen_test
+async def test_add_new_asks_the_database_below_the_horizon(db):
+    repo = make_repo(db)
+    stored = sample(10, 0)
+    stored["ts"] = stored["ts"].replace(microsecond=123_456)  # the database keeps ms
+    await repo.insert_now([dict(stored)])
+    repo.recent = RecentReadings(horizon=NOW + timedelta(days=1))  # "after a restart"
+    again = dict(stored, ts=stored["ts"].replace(microsecond=123_999))
+    assert await repo.add_new([again, sample(11, 1)]) == [sample(11, 1)]
+    # Memory covers what it has seen since: no second question to the database needed.
+    assert reading_key(sample(11, 1)) in repo.recent
+
+
+def test_recent_readings_move_the_horizon_past_what_they_forget():
+    recent = RecentReadings(capacity=2, horizon=NOW)
+    for at_s in (300, 100, 200):
+        recent.add(reading_key(sample(1, at_s)))
+    assert recent.horizon == NOW + timedelta(seconds=300)  # the first one was evicted
+    assert reading_key(sample(1, 300)) not in recent and len(recent) == 2
+
+
+def test_a_reading_dated_2099_never_moves_the_horizon_past_the_clock():
+    """Else every later reading would be checked against the database."""
+    recent = RecentReadings(capacity=1, horizon=NOW)
+    future = sample(1, 0)
+    future["ts"] = datetime(2099, 1, 1, tzinfo=UTC)
+    recent.add(reading_key(future))
+    recent.add(reading_key(sample(1, 60)))
+    assert NOW < recent.horizon <= datetime.now(UTC)

@@ -51,24 +51,46 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
                         "2": {"status": "Available"}}}
     )  # fmt: skip
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 2}})
-    done = await migrate(db)
-    assert done[0] == "applied 3: charger search terms and connector statuses"
-    assert done[-1] == f"indexes ensured; schema version {SCHEMA_VERSION}"
+    assert await migrate(db) == [
+        "applied 3: charger search terms and connector statuses",
+        "applied 4: start replay index of open sessions only",
+        "applied 5: security events expire by the time they were stored",
+        f"indexes ensured; schema version {SCHEMA_VERSION}",
+    ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
     assert doc["search"] == ["11", "7", "acme", "acme-7", "de-acme-7", "w 11", "yard"]
     assert doc["statuses"] == ["Available", "Charging"]
 
 
 @pytest.mark.gen_test
-async def test_migration_4_gives_old_security_events_the_time_they_were_stored(db):
+async def test_migration_4_replaces_the_start_replay_index_of_closed_sessions(db):
+    """The old index held closed sessions too: a second real session with the same start
+    values could not be stored."""
+    await db.transactions.drop_index("open_start_replay")
+    await db.transactions.create_index(
+        [("charger", 1), ("connector", 1), ("start_ts", 1), ("meter_start", 1),
+         ("id_tag_key", 1)],
+        name="start_replay", unique=True, partialFilterExpression={"kind": "session"},
+    )  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 3}})
+    assert (await migrate(db))[0] == "applied 4: start replay index of open sessions only"
+    indexes = await db.transactions.index_information()
+    assert "start_replay" not in indexes
+    assert indexes["open_start_replay"]["partialFilterExpression"] == {
+        "kind": "session", "open": True,
+    }  # fmt: skip
+
+
+@pytest.mark.gen_test
+async def test_migration_5_gives_old_security_events_the_time_they_were_stored(db):
     received = datetime(2025, 5, 1, 8, 0)
     await db.security_events.insert_many([
         {"_id": 1, "charger": "CP1", "type": "e", "ts": datetime(2099, 1, 1), "received": received},
         {"_id": 2, "charger": "CP1", "type": "FailedLogin", "ts": datetime(2025, 5, 2)},
     ])  # fmt: skip
-    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 3}})
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 4}})
     done = await migrate(db)
-    assert done[0] == "applied 4: security events expire by the time they were stored"
+    assert done[0] == "applied 5: security events expire by the time they were stored"
     stored = {
         doc["_id"]: doc["stored"].replace(tzinfo=None) async for doc in db.security_events.find()
     }

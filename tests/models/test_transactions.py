@@ -49,14 +49,24 @@ async def test_a_resent_start_returns_the_stored_transaction(db):
     repo = make_repo(db)
     stored = await repo.insert_started(session())
     assert await repo.insert_started(session()) == stored  # resent while open
-    await repo.close(stored["_id"], {"stop_ts": NOW + timedelta(hours=1)})
-    again = await repo.insert_started(session())  # resent after the stop
-    assert again["_id"] == stored["_id"]
-    assert again == await repo.get(stored["_id"])
     assert await db.transactions.count_documents({}) == 1
-    assert await repo.find_start("CP1", 1, "ABC", NOW, 1000) == again
+    assert await repo.find_start("CP1", 1, "ABC", NOW, 1000) == stored
     assert await repo.find_start("CP1", 1, "ABC", NOW, 1001) is None
     assert await repo.find_start("CP1", 1, "abc", NOW, 1000) is None  # the key is exact
+
+
+@pytest.mark.gen_test
+async def test_the_same_start_values_after_the_stop_are_a_new_session(db):
+    """A closed session is history: a second real session with the same connector, tag,
+    time and meterStart is stored as its own (the attack: it was merged into the first)."""
+    repo = make_repo(db)
+    first = await repo.insert_started(session())
+    assert await repo.close(first["_id"], {"stop_ts": NOW + timedelta(hours=1)})
+    assert await repo.find_start("CP1", 1, "ABC", NOW, 1000) is None
+    second = await repo.insert_started(session())
+    assert second["_id"] != first["_id"]
+    assert await repo.find_start("CP1", 1, "ABC", NOW, 1000) == second
+    assert await db.transactions.count_documents({}) == 2
 
 
 @pytest.mark.gen_test
@@ -74,10 +84,14 @@ async def test_open_look_ups(db):
     repo = make_repo(db)
     a = await repo.insert_started(session(connector=2))
     b = await repo.insert_started(session(connector=1, tag="XYZ"))
-    c = await repo.insert_started(session(charger="CP2", connector=1))
+    c = await repo.insert_started(session(charger="CP2", connector=1) | {"tag_checked": True})
+    await repo.insert_started(session(charger="CP3", connector=1) | {"tag_checked": False})
     assert await repo.open_on_connector("CP1", 1) == b
     assert await repo.open_on_connector("CP1", 3) is None
     assert await repo.open_for_charger("CP1") == [b, a]
+    # Only sessions on chargers that checked the tag count (csms.authorization).
+    assert await repo.count_open_for_tag("ABC") == 1
+    await repo.insert_started(session(charger="CP4", connector=1) | {"tag_checked": True})
     assert await repo.count_open_for_tag("ABC") == 2
     await repo.close(c["_id"], {})
     assert await repo.count_open_for_tag("ABC") == 1
