@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import string
 import unicodedata
 from urllib.parse import unquote
 
@@ -36,6 +37,8 @@ log = logging.getLogger("csms.ws")
 
 OCPP16 = "ocpp1.6"
 MAX_CHARGER_ID = 48
+# RFC 3986 "unreserved": the characters a charger id may have (see charger_id_from_path).
+CHARGER_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~")
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_GOING_AWAY = 1001
@@ -66,7 +69,14 @@ class WebSocketUpgrade(Matcher):
 
 
 def charger_id_from_path(path: str) -> tuple[str | None, str]:
-    """The charger id in a request path (OCPP_RULES 11) or (None, why not)."""
+    """The charger id in a request path (OCPP_RULES 11) or (None, why not).
+
+    The id is also the HTTP Basic username of security profiles 1-2 (SW A00.FR.204), so
+    it must read the same everywhere: only RFC 3986 unreserved characters
+    (``A-Z a-z 0-9 - . _ ~``: printable ASCII that never needs percent-encoding, no
+    space, no URL-reserved character, nothing that looks like another letter), and
+    neither ``.`` nor ``..`` (path segments with a meaning of their own).
+    """
     segments = [segment for segment in path.split("/") if segment]
     if not segments:
         return None, "the path must end with the charger id"
@@ -82,6 +92,12 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
         return None, "the charger id must not contain ':'"
     if any(unicodedata.category(char) == "Cc" for char in charger_id):
         return None, "the charger id must not contain control characters"
+    bad = next((char for char in charger_id if char not in CHARGER_ID_CHARACTERS), None)
+    if bad is not None:
+        return None, (f"the charger id must not contain {ascii(bad)}: only letters A-Z a-z,"
+                      " digits and - . _ ~ are allowed")  # fmt: skip
+    if charger_id in (".", ".."):
+        return None, "the charger id must not be '.' or '..'"
     return charger_id, ""
 
 
