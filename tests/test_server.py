@@ -85,10 +85,12 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
         stop(process)
     assert not (tmp_path / "mongodb.uri").exists()
     assert not port_open(uri)
-    frames_log = (tmp_path / "logs" / "ocpp-frames.log").read_text()
-    assert 'SRV1 in [2,"b","BootNotification"' in frames_log
+    frames_log = [json.loads(line) for line in
+                  (tmp_path / "logs" / "ocpp-frames.log").read_text().splitlines()]  # fmt: skip
+    logged = [(r["charger"], r["dir"], r["frame"][:30]) for r in frames_log]
+    assert ("SRV1", "in", '[2,"b","BootNotification",{"ch') in logged
     assert " INFO csms.server event loop: uvloop\n" in (tmp_path / "logs" / "csms.log").read_text()
-    assert 'SRV1 out [3,"b",{"status":"Accepted"' in frames_log
+    assert ("SRV1", "out", '[3,"b",{"status":"Accepted","c') in logged
     assert (tmp_path / "db").is_dir()
 
     # The data survives a restart.

@@ -94,7 +94,7 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
         return None, "the charger id must not contain control characters"
     bad = next((char for char in charger_id if char not in CHARGER_ID_CHARACTERS), None)
     if bad is not None:
-        return None, (f"the charger id must not contain {ascii(bad)}: only letters A-Z a-z,"
+        return None, (f"the charger id must not contain {bad!a}: only letters A-Z a-z,"
                       " digits and - . _ ~ are allowed")  # fmt: skip
     if charger_id in (".", ".."):
         return None, "the charger id must not be '.' or '..'"
