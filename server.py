@@ -20,7 +20,6 @@ import signal
 import sys
 from pathlib import Path
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from csms.logfiles import FrameLog, start_logging
@@ -28,6 +27,7 @@ from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.chargepoint.admission import server_tls_context
+from handlers.chargepoint.guard import GuardedHTTPServer, socket_limit
 from handlers.chargepoint.limits import LimitSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
@@ -160,9 +160,43 @@ def add_security_args(parser: argparse.ArgumentParser) -> None:
          defaults.auth_failure_window, "seconds"),
         ("--header-timeout", "CSMS_HEADER_TIMEOUT", float, defaults.header_timeout,
          "seconds to receive a request's headers"),
+        ("--max-connections-per-ip", "CSMS_MAX_CONNECTIONS_PER_IP", int,
+         defaults.max_connections_per_ip, "open charger connections per IP before 503 (0: no cap)"),
+        ("--sample-rate", "CSMS_SAMPLE_RATE", float, defaults.sample_rate,
+         "sampled values/s per charger connection; over it frames are delayed (0: no limit)"),
+        ("--max-sampled-values", "CSMS_MAX_SAMPLED_VALUES", int, defaults.max_sampled_values,
+         "sampled values in one frame before CALLERROR OccurenceConstraintViolation (0: any)"),
+        ("--registration-rate-per-ip", "CSMS_REGISTRATION_RATE_PER_IP", float,
+         defaults.registration_rate_per_ip, "new charger ids registered per second per IP"),
+        ("--registration-burst-per-ip", "CSMS_REGISTRATION_BURST_PER_IP", int,
+         defaults.registration_burst_per_ip, "new charger ids one IP may register at once"),
+        ("--registration-rate", "CSMS_REGISTRATION_RATE", float, defaults.registration_rate,
+         "new charger ids registered per second in all (0: no limit)"),
+        ("--registration-burst", "CSMS_REGISTRATION_BURST", int, defaults.registration_burst,
+         "new charger ids registered at once in all"),
+        ("--sink-max-connections", "CSMS_SINK_MAX_CONNECTIONS", int,
+         defaults.sink_max_connections, "open /ws/sink/ connections (0: no cap)"),
+        ("--sink-max-connections-per-ip", "CSMS_SINK_MAX_CONNECTIONS_PER_IP", int,
+         defaults.sink_max_connections_per_ip, "open /ws/sink/ connections per IP"),
+        ("--sink-message-rate", "CSMS_SINK_MESSAGE_RATE", float, defaults.sink_message_rate,
+         "frames/s per sink connection (0: no limit)"),
+        ("--body-timeout", "CSMS_BODY_TIMEOUT", float, defaults.body_timeout,
+         "seconds to receive a request body"),
+        ("--max-body-size", "CSMS_MAX_BODY_SIZE", int, defaults.max_body_size,
+         "bytes of a request body before HTTP 413"),
+        ("--max-open-sockets", "CSMS_MAX_OPEN_SOCKETS", int, defaults.max_open_sockets,
+         "open TCP connections of every kind (lowered to the file descriptor limit)"),
+        ("--max-open-sockets-per-ip", "CSMS_MAX_OPEN_SOCKETS_PER_IP", int,
+         defaults.max_open_sockets_per_ip, "open TCP connections per socket peer IP (0: no cap)"),
     ]  # fmt: skip
     for flag, name, kind, default, text in limit:
         parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+    parser.add_argument(
+        "--default-security-profile", type=int, choices=(0, 1, 2),
+        default=int(env("CSMS_DEFAULT_SECURITY_PROFILE", "0")),
+        help="security profile of chargers created from now on (registered or added; 1-2"
+        " need a key before they can connect; default 0)",
+    )  # fmt: skip
     parser.add_argument(
         "--idle-timeout", type=float,
         default=float(env("CSMS_IDLE_TIMEOUT")) if env("CSMS_IDLE_TIMEOUT") else None,
@@ -183,6 +217,16 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
         rate_close_after=args.rate_close_after, auth_failures=args.auth_failures,
         auth_failure_window=args.auth_failure_window, header_timeout=args.header_timeout,
         charger_origins=tuple(args.charger_origin),
+        max_connections_per_ip=args.max_connections_per_ip, sample_rate=args.sample_rate,
+        max_sampled_values=args.max_sampled_values,
+        registration_rate_per_ip=args.registration_rate_per_ip,
+        registration_burst_per_ip=args.registration_burst_per_ip,
+        registration_rate=args.registration_rate, registration_burst=args.registration_burst,
+        sink_max_connections=args.sink_max_connections,
+        sink_max_connections_per_ip=args.sink_max_connections_per_ip,
+        sink_message_rate=args.sink_message_rate, body_timeout=args.body_timeout,
+        max_body_size=args.max_body_size, max_open_sockets=args.max_open_sockets,
+        max_open_sockets_per_ip=args.max_open_sockets_per_ip,
     )  # fmt: skip
 
 
@@ -220,10 +264,15 @@ class Server:
             require_rfid_default=args.require_rfid_default,
             max_connector_power_w=args.max_connector_kw * 1000,
             max_clock_skew_s=args.max_clock_skew_hours * 3600,
+            default_security_profile=args.default_security_profile,
         )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)
         self.services.frame_log = FrameLog(self.data_dir / "logs" / "ocpp-frames.log")
+        # The sink is anonymous: its own, smaller file, so it cannot rotate chargers' away.
+        self.services.sink_log = FrameLog(
+            self.data_dir / "logs" / "sink-frames.log", max_bytes=10 * 1024 * 1024, backups=2
+        )
         self.registry = ConnectionRegistry(
             self.services.schemas, self.services.commands, default_timeout=settings.call_timeout
         )
@@ -247,12 +296,16 @@ class Server:
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy,
         )  # fmt: skip
-        listen = {"xheaders": args.behind_proxy, **limits.http_server_kwargs()}
+        listen = {"xheaders": args.behind_proxy, **limits.http_server_kwargs(),
+                  "max_sockets": socket_limit(limits.max_open_sockets),
+                  "max_sockets_per_ip": limits.max_open_sockets_per_ip}  # fmt: skip
+        log.info("at most %d open sockets, %d per IP", listen["max_sockets"],
+                 limits.max_open_sockets_per_ip)  # fmt: skip
         if tls_sockets:
-            self.https = HTTPServer(app, ssl_options=tls, **listen)
+            self.https = GuardedHTTPServer(app, ssl_options=tls, **listen)
             self.https.add_sockets(tls_sockets)
             tls = None  # --port stays plain
-        self.http = HTTPServer(app, ssl_options=tls, **listen)
+        self.http = GuardedHTTPServer(app, ssl_options=tls, **listen)
         self.http.add_sockets(plain_sockets)
         await ensure_admin(self.services, args.admin_password)
 
@@ -275,8 +328,9 @@ class Server:
                 log.warning("some connections did not close in time")
         if self.services is not None:
             await self.services.stop()
-            if self.services.frame_log is not None:
-                self.services.frame_log.close()
+            for frame_log in (self.services.frame_log, self.services.sink_log):
+                if frame_log is not None:
+                    frame_log.close()
         if self.client is not None:
             await self.client.close()
         if self.embedded is not None:

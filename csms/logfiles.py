@@ -1,21 +1,45 @@
-"""Log files under ``<data_dir>/logs``, written by background threads.
+"""Log files under ``<data_dir>/logs``, written by background threads, mode 0600.
 
 ``FrameLog`` writes every OCPP frame in and out to the rotating file
-``ocpp-frames.log``: the event loop only puts a tuple on a queue, the thread
-builds the line and does the file I/O. Everything else goes through
-``logging`` to ``csms.log`` and stderr, also via a queue.
+``ocpp-frames.log`` (the sink's to its own ``sink-frames.log``), one JSON object
+a line: the event loop only puts a tuple on a queue, the thread builds the line
+and does the file I/O. Everything else goes through ``logging`` to ``csms.log``
+and stderr, also via a queue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import logging.handlers
+import os
 import queue
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+
+import orjson
+
+# Log files may hold ids, IPs and charger data: only the server's user reads them.
+FILE_MODE = 0o600
+
+
+def open_private(path: Path):
+    """``path`` opened for appending (UTF-8), created with mode 0600 and made 0600 if it
+    existed with a wider mode."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    return os.fdopen(fd, "a", encoding="utf-8")
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log file whose files are created with mode 0600."""
+
+    def _open(self):
+        return open_private(Path(self.baseFilename))
 
 
 class _EnqueueOnly(logging.handlers.QueueHandler):
@@ -35,7 +59,7 @@ def start_logging(
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    app_file = logging.handlers.RotatingFileHandler(
+    app_file = PrivateRotatingFileHandler(
         log_dir / "csms.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )
     app_file.setFormatter(fmt)
@@ -52,8 +76,24 @@ def start_logging(
     return listener
 
 
+def frame_line(created: float, charger: str, direction: str, text: str) -> str:
+    """One frame as a line of JSON: ``{"ts", "charger", "dir", "frame"}``.
+
+    The frame is a JSON string, so a newline or anything else a peer puts in a frame is
+    escaped and one line is always one frame (a forged line cannot be smuggled in).
+    """
+    stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    record = {"ts": stamp.replace("+00:00", "Z"), "charger": charger, "dir": direction,
+              "frame": text}  # fmt: skip
+    try:
+        return orjson.dumps(record).decode() + "\n"
+    except orjson.JSONEncodeError:  # a lone surrogate: escaped by the standard library
+        return json.dumps(record) + "\n"
+
+
 class FrameLog:
-    """Every OCPP frame in and out, one line each, in a rotating file.
+    """Every OCPP frame in and out, one JSON line each (``frame_line``), in a rotating
+    file.
 
     The event loop appends ``(time, charger, direction, text)`` to a list; every
     ``interval`` seconds the list is handed to a writer thread in one piece, so
@@ -76,7 +116,7 @@ class FrameLog:
         self._pending: list[tuple[float, str, str, str]] = []
         self._handoff_scheduled = False
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open_private(self.path)
         self._size = self._file.tell()
         self._thread = threading.Thread(target=self._run, name="frame-log", daemon=True)
         self._thread.start()
@@ -96,13 +136,7 @@ class FrameLog:
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not None:
-            lines = []
-            for created, charger, direction, text in batch:
-                stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(created))
-                lines.append(
-                    f"{stamp},{int(created * 1000) % 1000:03d} {charger} {direction} {text}\n"
-                )
-            chunk = "".join(lines)
+            chunk = "".join(frame_line(*entry) for entry in batch)
             self._file.write(chunk)
             self._file.flush()
             self._size += len(chunk.encode("utf-8", "surrogatepass"))
@@ -117,7 +151,7 @@ class FrameLog:
                 older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
         if self.backups > 0:
             self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        self._file = open(self.path, "a", encoding="utf-8")
+        self._file = open_private(self.path)
         self._size = 0
 
     def close(self) -> None:

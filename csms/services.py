@@ -47,6 +47,8 @@ class CsmsSettings:
     prune_interval: float = 600.0
     # require_rfid of chargers created from now on (auto-registered or added by hand).
     require_rfid_default: bool = False
+    # Security profile (0-2) of chargers created from now on (--default-security-profile).
+    default_security_profile: int = 0
     # The most a connector can deliver (W): energy beyond it over a session's time is
     # implausible and never used (set by --max-connector-kw).
     max_connector_power_w: float = 400_000.0
@@ -82,6 +84,7 @@ class Services:
     simulators: SimulatorRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
+    sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -106,6 +109,7 @@ class Services:
                 StateUpdater(db.chargers, interval=every),
                 StateUpdater(db.chargers, interval=settings.observed_flush_interval),
                 require_rfid_default=settings.require_rfid_default,
+                default_security_profile=settings.default_security_profile,
             ),
             transactions=TransactionRepo(db, counters),
             meter_values=MeterValueRepo(db, BatchInserter(db.meter_values, interval=every)),

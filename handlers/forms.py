@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+import string
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MAX_CHARGER_ID = 48
+# The charger route's rule (handlers.chargepoint.websocket.charger_id_from_path).
+CHARGER_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~")
 MAX_NAME = 100
 MAX_ID_TAG = 20
 MAX_LABEL = 100
@@ -88,6 +91,8 @@ def charger_id(value: str) -> str:
     if ":" in value:
         raise FieldError("must not contain ':'")
     _no_control(value, "the id")
+    if any(char not in CHARGER_ID_CHARACTERS for char in value) or value in (".", ".."):
+        raise FieldError("only letters A-Z a-z, digits and - . _ ~ (not '.' or '..' alone)")
     return value
 
 

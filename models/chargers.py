@@ -65,10 +65,14 @@ def search_query(q: str | None = None, status: str | None = None) -> dict[str, A
     return query
 
 
-def new_charger(charger_id: str, now: datetime, require_rfid: bool = False) -> dict[str, Any]:
-    """The document of a charger nobody has configured yet (``require_rfid``: the server's
-    default for new chargers)."""
-    return {
+def new_charger(
+    charger_id: str, now: datetime, require_rfid: bool = False, security_profile: int = 0
+) -> dict[str, Any]:
+    """The document of a charger nobody has configured yet (``require_rfid`` and
+    ``security_profile``: the server's defaults for new chargers; profile 1-2 without a
+    key refuses the charger until an operator sets one)."""
+    security = {"security": {"profile": security_profile}} if security_profile else {}
+    return security | {
         "_id": charger_id,
         "name": charger_id,
         "config": {},
@@ -96,8 +100,9 @@ class ChargerRepo:
     the connection flag. ``observed`` (slow, seconds) carries what only needs to be
     roughly current in the database: last heartbeat, last seen, last meter values;
     coalescing many of those into one write per charger is the point. Readers
-    that must be exact call ``flush()`` first. ``require_rfid_default`` is the
-    ``require_rfid`` of chargers created from now on (registered or added by hand).
+    that must be exact call ``flush()`` first. ``require_rfid_default`` and
+    ``default_security_profile`` are those of chargers created from now on (registered or
+    added by hand).
     """
 
     def __init__(
@@ -107,11 +112,13 @@ class ChargerRepo:
         observed: StateUpdater | None = None,
         *,
         require_rfid_default: bool = False,
+        default_security_profile: int = 0,
     ):
         self._coll = db.chargers
         self.state = state
         self.observed = observed or state
         self.require_rfid_default = require_rfid_default
+        self.default_security_profile = default_security_profile
 
     async def flush(self) -> None:
         """Write every queued charger update now."""
@@ -131,7 +138,9 @@ class ChargerRepo:
         )
         if doc is not None:
             return doc, False
-        doc = new_charger(charger_id, now, self.require_rfid_default) | changes
+        doc = new_charger(
+            charger_id, now, self.require_rfid_default, self.default_security_profile
+        ) | changes
         try:
             await self._coll.insert_one(doc)
         except DuplicateKeyError:  # another connection created it meanwhile
@@ -205,7 +214,9 @@ class ChargerRepo:
     async def create(self, charger_id: str, fields: dict[str, Any], now: datetime) -> bool:
         """Add a charger by hand; False when the id exists already."""
         try:
-            doc = new_charger(charger_id, now, self.require_rfid_default) | fields
+            doc = new_charger(
+                charger_id, now, self.require_rfid_default, self.default_security_profile
+            ) | fields
             doc["search"] = search_terms(doc)  # the name given counts from the start
             await self._coll.insert_one(doc)
         except DuplicateKeyError:

@@ -90,10 +90,12 @@ def test_embedded_database_lifecycle_and_frame_log(tmp_path):
         stop(process)
     assert not (tmp_path / "mongodb.uri").exists()
     assert not port_open(uri)
-    frames_log = (tmp_path / "logs" / "ocpp-frames.log").read_text()
-    assert 'SRV1 in [2,"b","BootNotification"' in frames_log
+    frames_log = [json.loads(line) for line in
+                  (tmp_path / "logs" / "ocpp-frames.log").read_text().splitlines()]  # fmt: skip
+    logged = [(r["charger"], r["dir"], r["frame"][:30]) for r in frames_log]
+    assert ("SRV1", "in", '[2,"b","BootNotification",{"ch') in logged
     assert " INFO csms.server event loop: uvloop\n" in (tmp_path / "logs" / "csms.log").read_text()
-    assert 'SRV1 out [3,"b",{"status":"Accepted"' in frames_log
+    assert ("SRV1", "out", '[3,"b",{"status":"Accepted","c') in logged
     assert (tmp_path / "db").is_dir()
 
     # The data survives a restart.
@@ -245,3 +247,21 @@ def test_max_connector_kw_must_be_a_positive_number(tmp_path, value):
     assert result.stdout == ""
     assert "argument --max-connector-kw:" in result.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "db").exists()
+
+
+def test_availability_flags_reach_the_limits_and_settings(monkeypatch):
+    import server
+
+    monkeypatch.setenv("CSMS_MAX_BODY_SIZE", "1000")
+    args = server.parse_args(["--max-connections-per-ip", "7", "--sink-message-rate", "0.5",
+                              "--default-security-profile", "2", "--max-open-sockets", "99",
+                              "--registration-burst-per-ip", "4"])  # fmt: skip
+    limits = server.limit_settings(args)
+    assert (limits.max_connections_per_ip, limits.sink_message_rate, limits.max_body_size,
+            limits.max_open_sockets, limits.registration_burst_per_ip) == (7, 0.5, 1000, 99, 4)
+    assert args.default_security_profile == 2
+    monkeypatch.delenv("CSMS_MAX_BODY_SIZE")
+    defaults = server.limit_settings(server.parse_args([]))
+    assert defaults == server.LimitSettings()
+    with pytest.raises(SystemExit):
+        server.parse_args(["--default-security-profile", "3"])

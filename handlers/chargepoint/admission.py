@@ -30,7 +30,7 @@ from pymongo.errors import PyMongoError
 from auth.basic import parse_basic
 from auth.charger_keys import verify_key
 from csms.services import Services
-from handlers.chargepoint.limits import LimitSettings
+from handlers.chargepoint.limits import KeyedBuckets, LimitSettings
 
 log = logging.getLogger("csms.auth")
 
@@ -128,13 +128,20 @@ class ChargerAuth:
         self.failures = FailureLimiter(
             limits.auth_failures, limits.auth_failure_window, limits.auth_tracked_ips, clock
         )
+        # Unknown ids registered on connection: per IP and in all (each is a document).
+        self.registrations = KeyedBuckets(
+            limits.registration_rate_per_ip, limits.registration_burst_per_ip,
+            limits.registration_rate, limits.registration_burst, limits.auth_tracked_ips,
+            clock,
+        )  # fmt: skip
 
     async def admit(
         self, attempt: Attempt, services: Services, allow_unknown: bool, now: datetime,
     ) -> Admission:  # fmt: skip
         """Decide before the upgrade: 429 for an IP over its failures (before anything
-        else), 404 for an unknown id when those are not allowed, 403 for profile 2 without
-        TLS, 401 for missing or wrong credentials."""
+        else), 404 for an unknown id when those are not allowed, 429 for an unknown id over
+        the registration rate (listed as unknown, not registered), 403 for profile 2
+        without TLS, 401 for missing or wrong credentials."""
         retry = self.failures.retry_after(attempt.ip)
         if retry is not None:
             return Admission(429, "too many failed attempts; retry later",
@@ -142,15 +149,14 @@ class ChargerAuth:
         charger = await services.chargers.get(attempt.charger_id)
         if charger is None:
             if allow_unknown:
-                return ADMITTED
+                wait = self.registrations.take(attempt.ip)
+                if not wait:
+                    return ADMITTED
+                await self._list_unknown(attempt, services, now, "over the registration rate")
+                return Admission(429, "too many new chargers; retry later",
+                                 {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip
             self.failures.failure(attempt.ip)
-            try:
-                await services.unknown_chargers.record(
-                    attempt.charger_id, attempt.path, attempt.ip, now
-                )
-            except PyMongoError:
-                log.exception("could not record unknown charger %r", attempt.charger_id)
-            log.info("%s: unknown charger refused (%s)", attempt.charger_id, attempt.ip)
+            await self._list_unknown(attempt, services, now, "unknown charger refused")
             return Admission(404, "unknown charger")
         security = charger.get("security") or {}
         profile = security.get("profile") or 0
@@ -182,6 +188,18 @@ class ChargerAuth:
             return await self._refuse(attempt, services, now, 401, "wrong_key",
                                       "wrong key")  # fmt: skip
         return ADMITTED
+
+    async def _list_unknown(
+        self, attempt: Attempt, services: Services, now: datetime, why: str
+    ) -> None:
+        """List a refused unknown id in ``unknown_chargers`` (the operator may accept it)."""
+        try:
+            await services.unknown_chargers.record(
+                attempt.charger_id, attempt.path, attempt.ip, now
+            )
+        except PyMongoError:
+            log.exception("could not record unknown charger %r", attempt.charger_id)
+        log.info("%s: %s (%s)", attempt.charger_id, why, attempt.ip)
 
     async def _refuse(
         self, attempt: Attempt, services: Services, now: datetime, status: int, reason: str,

@@ -3,8 +3,12 @@ and read by the charger WebSocket and the admin's security pages."""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
+
+from tornado.httputil import HTTPServerRequest
+from tornado.iostream import SSLIOStream
 
 from handlers.chargepoint.admission import ChargerAuth
 from handlers.chargepoint.limits import ConnectionCap, LimitSettings
@@ -18,6 +22,7 @@ class ChargerGate:
     limits: LimitSettings
     auth: ChargerAuth
     cap: ConnectionCap
+    sink_cap: ConnectionCap
     allow_unknown: bool = True  # register unknown charger ids when they connect
     tls: bool = False  # this server serves TLS itself
     trust_proxy_headers: bool = False  # behind our own proxy: X-Forwarded-* are believed
@@ -26,7 +31,9 @@ class ChargerGate:
     def build(cls, limits: LimitSettings | None = None, **options: bool) -> ChargerGate:
         """The gate for ``limits`` (safe defaults without)."""
         limits = limits or LimitSettings()
-        return cls(limits, ChargerAuth(limits), ConnectionCap(limits.max_connections), **options)
+        cap = ConnectionCap(limits.max_connections, limits.max_connections_per_ip)
+        sink_cap = ConnectionCap(limits.sink_max_connections, limits.sink_max_connections_per_ip)
+        return cls(limits, ChargerAuth(limits), cap, sink_cap, **options)
 
 
 class GateDependency:
@@ -38,3 +45,23 @@ class GateDependency:
     def gate(self) -> ChargerGate:
         """Admission of charger connections."""
         return self.settings["gate"]
+
+
+def request_peer(request: HTTPServerRequest, trust_proxy_headers: bool) -> tuple[str, bool]:
+    """(IP, TLS?) of a WebSocket request as admission sees it.
+
+    From the socket itself unless ``trust_proxy_headers`` is on: with ``xheaders`` any
+    client could otherwise claim another IP (escaping the per-IP limits) or
+    ``X-Forwarded-Proto: https`` (downgrading profile 2 to plain ws://).
+    """
+    if trust_proxy_headers:
+        return request.remote_ip or "", request.protocol == "https"
+    connection = request.connection
+    context = getattr(connection, "context", None)
+    address = getattr(context, "address", None)
+    family = getattr(context, "address_family", None)
+    if family in (socket.AF_INET, socket.AF_INET6) and address:
+        ip = address[0]
+    else:
+        ip = request.remote_ip or "local"
+    return ip, isinstance(getattr(connection, "stream", None), SSLIOStream)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+import string
 import unicodedata
 from urllib.parse import unquote
 
 from tornado import httputil
-from tornado.iostream import SSLIOStream
 from tornado.routing import Matcher
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
@@ -21,13 +20,14 @@ from csms.session import ChargerSession
 from handlers import qrcodes
 from handlers.base import AppDependencies
 from handlers.chargepoint.admission import Attempt
-from handlers.chargepoint.gate import GateDependency
+from handlers.chargepoint.gate import GateDependency, request_peer
 from handlers.chargepoint.limits import (
     CLOSE,
     THROTTLE,
     IdleTimer,
     LimitSettings,
     MessageRate,
+    sampled_values,
 )
 from ocppj import errors, frames
 from ocppj.timeutil import utcnow
@@ -36,12 +36,17 @@ log = logging.getLogger("csms.ws")
 
 OCPP16 = "ocpp1.6"
 MAX_CHARGER_ID = 48
+# RFC 3986 "unreserved": the characters a charger id may have (see charger_id_from_path).
+CHARGER_ID_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~")
 CLOSE_UNSUPPORTED_DATA = 1003
 CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY = 1008
 CLOSE_REPLACED = 4000
 SEND_TIMEOUT = 10.0
+# Security event: a connection without credentials (profile 0) replaced the charger's
+# socket while a transaction was open.
+CONNECTION_REPLACED = "ConnectionReplacedDuringTransaction"
 # Refusals (over the message rate, over the connection cap) are logged at the first and
 # then at every REFUSAL_LOG_EVERY-th, so an attack cannot flood the log.
 REFUSAL_LOG_EVERY = 100
@@ -66,7 +71,14 @@ class WebSocketUpgrade(Matcher):
 
 
 def charger_id_from_path(path: str) -> tuple[str | None, str]:
-    """The charger id in a request path (OCPP_RULES 11) or (None, why not)."""
+    """The charger id in a request path (OCPP_RULES 11) or (None, why not).
+
+    The id is also the HTTP Basic username of security profiles 1-2 (SW A00.FR.204), so
+    it must read the same everywhere: only RFC 3986 unreserved characters
+    (``A-Z a-z 0-9 - . _ ~``: printable ASCII that never needs percent-encoding, no
+    space, no URL-reserved character, nothing that looks like another letter), and
+    neither ``.`` nor ``..`` (path segments with a meaning of their own).
+    """
     segments = [segment for segment in path.split("/") if segment]
     if not segments:
         return None, "the path must end with the charger id"
@@ -82,6 +94,12 @@ def charger_id_from_path(path: str) -> tuple[str | None, str]:
         return None, "the charger id must not contain ':'"
     if any(unicodedata.category(char) == "Cc" for char in charger_id):
         return None, "the charger id must not contain control characters"
+    bad = next((char for char in charger_id if char not in CHARGER_ID_CHARACTERS), None)
+    if bad is not None:
+        return None, (f"the charger id must not contain {bad!a}: only letters A-Z a-z,"
+                      " digits and - . _ ~ are allowed")  # fmt: skip
+    if charger_id in (".", ".."):
+        return None, "the charger id must not be '.' or '..'"
     return charger_id, ""
 
 
@@ -105,24 +123,8 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         return self.gate.limits
 
     def peer(self) -> tuple[str, bool]:
-        """(IP, TLS?) of this request.
-
-        From the socket itself unless ``gate.trust_proxy_headers`` is on: with
-        ``xheaders`` any client could otherwise claim another IP (escaping the failure
-        limit) or ``X-Forwarded-Proto: https`` (downgrading profile 2 to plain ws://).
-        """
-        request = self.request
-        if self.gate.trust_proxy_headers:
-            return request.remote_ip or "", request.protocol == "https"
-        connection = request.connection
-        context = getattr(connection, "context", None)
-        address = getattr(context, "address", None)
-        family = getattr(context, "address_family", None)
-        if family in (socket.AF_INET, socket.AF_INET6) and address:
-            ip = address[0]
-        else:
-            ip = request.remote_ip or "local"
-        return ip, isinstance(getattr(connection, "stream", None), SSLIOStream)
+        """(IP, TLS?) of this request (``gate.request_peer``)."""
+        return request_peer(self.request, self.gate.trust_proxy_headers)
 
     def refuse(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
         """Answer ``status`` before the upgrade."""
@@ -146,15 +148,18 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             # Chargers send no Origin; a browser always does (cross-site WebSocket hijacking).
             self.refuse(403, "browser origins may not connect to the charger route")
             return
+        ip, tls = self.peer()
         cap = self.gate.cap
-        if not cap.acquire(self):
+        if not cap.acquire(self, ip):
+            per_ip = bool(cap.per_ip) and cap.count(ip) >= cap.per_ip
             if cap.refused == 1 or cap.refused % REFUSAL_LOG_EVERY == 0:
-                log.warning("connection cap reached: %d open, %d refused so far (last: %s)",
-                            len(cap), cap.refused, charger_id)  # fmt: skip
-            self.refuse(503, "too many connections; retry later",
+                log.warning("connection cap reached%s: %d open, %d refused so far (last: %s)",
+                            f" for {ip}" if per_ip else "", len(cap), cap.refused,
+                            charger_id)  # fmt: skip
+            reason = "too many connections from this address" if per_ip else "too many connections"
+            self.refuse(503, reason + "; retry later",
                         {"Retry-After": str(limits.busy_retry_after)})  # fmt: skip
             return
-        ip, tls = self.peer()
         attempt = Attempt(charger_id, self.request.path, ip, tls,
                           self.request.headers.get("Authorization"))  # fmt: skip
         verdict = await self.gate.auth.admit(
@@ -208,6 +213,37 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         if old is not None:
             log.info("%s: new connection replaces the old one", self.charger_id)
             old.close(CLOSE_REPLACED, "replaced by a new connection")
+            if not (charger.get("security") or {}).get("profile"):
+                self.services.spawn(self._record_replacement(old.peer_name()))
+
+    def peer_name(self) -> str:
+        """``ip:port`` of the socket peer (the IP as admission sees it)."""
+        address = getattr(getattr(self.request.connection, "context", None), "address", None)
+        port = address[1] if isinstance(address, tuple) and len(address) > 1 else None
+        ip = self.peer()[0]
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+    async def _record_replacement(self, replaced: str) -> None:
+        """Profile 0 lets anyone replace a charger's socket with the charger's id alone:
+        when that happens during a transaction it is recorded as a security event naming
+        both peers (``ip`` the new one, ``replaced_peer`` the old one)."""
+        open_transactions = await self.services.transactions.open_for_charger(
+            self.charger_id, limit=1
+        )
+        if not open_transactions:
+            return
+        transaction = open_transactions[0]["_id"]
+        new = self.peer_name()
+        log.warning("%s: unauthenticated connection %s replaced %s during transaction %s",
+                    self.charger_id, new, replaced, transaction)  # fmt: skip
+        await self.services.security_events.record(
+            self.charger_id, CONNECTION_REPLACED, utcnow(),
+            f"connection from {new} without credentials replaced {replaced}"
+            f" while transaction {transaction} was open",
+            source="csms", ip=self.peer()[0], peer=new, replaced_peer=replaced,
+            transaction=transaction,
+        )  # fmt: skip
+        self.services.bus.publish("security_event", self.charger_id, event=CONNECTION_REPLACED)
 
     def _on_idle(self) -> None:
         timeout = self._idle.timeout if self._idle is not None else 0
@@ -242,7 +278,37 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
                 return
             if self.session is None:
                 return
+        counted = sampled_values(message)
+        if counted is not None and not await self._meter_samples(*counted):
+            return
+        if self.session is None:
+            return
         await self.session.on_text(message)
+
+    async def _meter_samples(self, unique_id: str, values: int) -> bool:
+        """Sampled values of a frame: True when it should be handled (maybe after a wait).
+
+        Each value becomes a document, so a connection's values are metered by their own
+        token bucket (``sample_rate``): over it the frame is delayed, never refused (it is
+        transaction data, OCPP_RULES 15). A frame with more than ``max_sampled_values`` is
+        answered CALLERROR OccurenceConstraintViolation (too many occurrences of
+        sampledValue, OCPP_RULES 3) and not handled: no charger needs that many at once.
+        """
+        limits = self.limits
+        if limits.max_sampled_values and values > limits.max_sampled_values:
+            log.warning("%s: %d sampled values in one frame (at most %d); refused",
+                        self.charger_id, values, limits.max_sampled_values)  # fmt: skip
+            await self._write(frames.pack_error(
+                unique_id, errors.OCCURENCE_CONSTRAINT_VIOLATION,
+                f"at most {limits.max_sampled_values} sampled values in one frame",
+                {"sampledValues": values, "limit": limits.max_sampled_values},
+            ))  # fmt: skip
+            return False
+        if self._rate is not None:
+            delay = self._rate.sample_delay(values)
+            if delay > 0:
+                await asyncio.sleep(delay)
+        return True
 
     async def _over_rate(self, message: str) -> bool:
         """A frame over the rate: True when it should still be handled.

@@ -130,8 +130,11 @@ class ServerProcess:
             cmd += ["--port", str(self.port), "--data-dir", str(self.tmp / "data")]
             if self.args.mongodb_uri:
                 cmd += ["--mongodb-uri", self.args.mongodb_uri]
-            # Capacity, not abuse, is measured: no per-connection frame rate limit.
-            cmd += ["--message-rate", "0", *self.args.server_arg]
+            # Capacity, not abuse, is measured: no per-connection frame or sampled-value
+            # rate, and a whole fleet from one IP may register and connect at once.
+            cmd += ["--message-rate", "0", "--sample-rate", "0", "--registration-rate", "0",
+                    "--registration-rate-per-ip", "0", "--max-connections-per-ip", "0",
+                    "--max-open-sockets-per-ip", "0", *self.args.server_arg]  # fmt: skip
         if self.cpu is not None and shutil.which("taskset"):
             cmd = ["taskset", "-c", str(self.cpu), *cmd]
         return cmd

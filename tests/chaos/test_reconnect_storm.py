@@ -168,7 +168,11 @@ def test_reconnect_storm_all_chargers_boot_again_within_60_s(tmp_path):
     limit = raise_nofile_limit(4 * CHARGERS + 256)  # the server inherits it
     if limit < 2 * CHARGERS + 128:
         pytest.skip(f"open-file limit {limit} is too low for {CHARGERS} chargers")
-    server = ServerProcess(tmp_path / "data", None, "--heartbeat-interval", "3600")
+    # Every charger comes from 127.0.0.1 and is new at first: the per-IP caps and the
+    # registration rate (which would answer most of the ramp 429) are off here.
+    unlimited = ("--max-connections-per-ip", "0", "--max-open-sockets-per-ip", "0",
+                 "--registration-rate-per-ip", "0", "--registration-rate", "0")  # fmt: skip
+    server = ServerProcess(tmp_path / "data", None, "--heartbeat-interval", "3600", *unlimited)
     server.start()
     try:
         results = asyncio.run(run(server))

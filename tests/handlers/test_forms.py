@@ -81,7 +81,8 @@ def test_longitude_range():
 
 @pytest.mark.parametrize(
     ("typed", "ok"),
-    [("CP1", True), ("<script>", True), ("a b/é", True), ("x" * 48, True), ("x" * 49, False),
+    [("CP1", True), ("<script>", False), ("a b/é", False), ("CP-1_a.b~c", True),
+     ("x" * 48, True), ("x" * 49, False),
      ("a:b", False), ("a\x7fb", False), ("a\nb", False), (" ", False), ("", False)],
 )  # fmt: skip
 def test_charger_id_rules_match_the_websocket(typed, ok):

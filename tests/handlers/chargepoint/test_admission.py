@@ -2,7 +2,31 @@
 
 from __future__ import annotations
 
+import pytest
+
+from csms.services import CsmsSettings
 from handlers.chargepoint.admission import FailureLimiter
+from handlers.chargepoint.limits import KeyedBuckets, LimitSettings
+from handlers.routes import make_app
+from ocppj.timeutil import utcnow
+from tests.charge_points import raw_charger
+from tests.conftest import COOKIE_SECRET
+from tests.handlers.chargepoint.test_admission_basic import refused
+
+
+@pytest.fixture
+def limits():
+    """The limits of the app under test (tests parametrize this)."""
+    return LimitSettings()
+
+
+@pytest.fixture
+def app(services, registry, web_settings, limits):
+    """The application with ``limits``."""
+    return make_app(
+        services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
+        ping_interval=None, ping_timeout=None, limits=limits,
+    )  # fmt: skip
 
 
 class Clock:
@@ -53,3 +77,51 @@ def test_limiter_off_with_zero():
         limiter.failure("a")
     assert limiter.retry_after("a") is None
     assert len(limiter) == 0
+
+
+def test_registration_buckets_per_ip_and_in_all():
+    clock = Clock()
+    buckets = KeyedBuckets(rate=0.5, burst=2, total_rate=1.0, total_burst=3, max_keys=2,
+                           clock=clock)  # fmt: skip
+    assert [buckets.take("a"), buckets.take("a")] == [0.0, 0.0]
+    assert buckets.take("a") == 2.0  # a's bucket: one token in 2 s
+    assert buckets.take("b") == 0.0
+    assert buckets.take("c") == 1.0  # the total is spent: one token in 1 s
+    clock.now += 1.0
+    assert buckets.take("c") == 0.0
+    assert len(buckets._buckets) == 2  # bounded: "a" was forgotten
+
+
+# Issue 21: one IP registered 5,001 unknown charger ids in 74 s.
+@pytest.mark.gen_test
+@pytest.mark.parametrize("limits", [LimitSettings(registration_rate_per_ip=0.001,
+                                                  registration_burst_per_ip=3)])  # fmt: skip
+async def test_unknown_ids_over_the_registration_rate_are_listed_not_registered(limits, ws_url,
+                                                                                  db):  # fmt: skip
+    for number in range(3):
+        async with raw_charger(ws_url(f"/N{number}/")) as cp:
+            assert (await cp.boot())[0] == 3
+    response = await refused(ws_url("/N3/"))
+    assert response.status_code == 429
+    assert response.body == b"too many new chargers; retry later"
+    assert response.headers["Retry-After"] == "1000"
+    assert sorted(d["_id"] for d in await db.chargers.find().to_list()) == ["N0", "N1", "N2"]
+    entry = await db.unknown_chargers.find_one({"_id": "N3"})
+    assert (entry["ip"], entry["attempts"], entry["path"]) == ("127.0.0.1", 1, "/N3/")
+    # Another address has its own bucket; known chargers are not counted.
+    async with raw_charger(ws_url("/M1/"), local_addr=("127.0.0.2", 0)) as cp:
+        assert (await cp.boot())[0] == 3
+    async with raw_charger(ws_url("/N0/")) as cp:
+        assert (await cp.boot())[0] == 3
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("settings", [CsmsSettings(heartbeat_interval=120, flush_interval=0.02,
+                                                   default_security_profile=1)])  # fmt: skip
+async def test_default_security_profile_applies_to_new_chargers(ws_url, db, services, settings):
+    async with raw_charger(ws_url("/DP1/")) as cp:  # registered on its first connection
+        assert (await cp.boot())[0] == 3
+    assert (await db.chargers.find_one({"_id": "DP1"}))["security"] == {"profile": 1}
+    assert (await refused(ws_url("/DP1/"))).status_code == 401  # now it needs its key
+    await services.chargers.create("DP2", {}, utcnow())
+    assert (await db.chargers.find_one({"_id": "DP2"}))["security"] == {"profile": 1}

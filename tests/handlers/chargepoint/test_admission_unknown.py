@@ -27,14 +27,14 @@ def app(services, registry, web_settings):
 
 @pytest.mark.gen_test
 async def test_unknown_id_gets_404_and_is_listed(ws_url, db):
-    response = await refused(ws_url("/site/NEW%3C1%3E/"))
+    response = await refused(ws_url("/site/NEW~1/"))
     assert response.status_code == 404
     assert response.body == b"unknown charger"
-    await refused(ws_url("/other/NEW%3C1%3E/"))
+    await refused(ws_url("/other/NEW~1/"))
     assert await db.chargers.count_documents({}) == 0
-    entry = await db.unknown_chargers.find_one({"_id": "NEW<1>"})
+    entry = await db.unknown_chargers.find_one({"_id": "NEW~1"})
     assert entry["attempts"] == 2
-    assert entry["path"] == "/other/NEW%3C1%3E/"
+    assert entry["path"] == "/other/NEW~1/"
     assert entry["ip"] == "127.0.0.1"
     assert entry["first_seen"] <= entry["last_seen"]
     assert await db.security_events.count_documents({}) == 0
@@ -49,20 +49,20 @@ async def test_known_charger_still_connects(ws_url, services):
 
 @pytest.mark.gen_test
 async def test_operator_accepts_an_unknown_charger(ws_url, http_url, db, admin_user):
-    await refused(ws_url("/NEW%3C1%3E/"))
+    await refused(ws_url("/NEW~1/"))
     browser = await admin_browser(http_url, admin_user)
     page = page_text(await browser.get(UNKNOWN))
-    assert "<code>NEW&lt;1&gt;</code>" in page and "<code>NEW<1>" not in page
-    assert 'action="/ocpp/admin/security/unknown/NEW%3C1%3E/accept"' in page
-    response = await browser.post(UNKNOWN + "NEW%3C1%3E/accept")
+    assert "<code>NEW~1</code>" in page
+    assert 'action="/ocpp/admin/security/unknown/NEW~1/accept"' in page
+    response = await browser.post(UNKNOWN + "NEW~1/accept")
     assert response.code == 302
-    assert response.headers["Location"] == "/ocpp/admin/chargers/NEW%3C1%3E/security/"
-    doc = await db.chargers.find_one({"_id": "NEW<1>"})
-    assert doc["name"] == "NEW<1>" and doc["connected"] is False
+    assert response.headers["Location"] == "/ocpp/admin/chargers/NEW~1/security/"
+    doc = await db.chargers.find_one({"_id": "NEW~1"})
+    assert doc["name"] == "NEW~1" and doc["connected"] is False
     assert await db.unknown_chargers.count_documents({}) == 0
-    flash = page_text(await browser.get("/ocpp/admin/chargers/NEW%3C1%3E/security/"))
-    assert "Charger NEW&lt;1&gt; accepted" in flash
-    async with raw_charger(ws_url("/NEW%3C1%3E/")) as cp:
+    flash = page_text(await browser.get("/ocpp/admin/chargers/NEW~1/security/"))
+    assert "Charger NEW~1 accepted" in flash
+    async with raw_charger(ws_url("/NEW~1/")) as cp:
         assert (await cp.boot())[0] == 3
 
 

@@ -135,6 +135,7 @@ def test_settings_defaults_and_derived_values():
     assert LimitSettings(idle_timeout=0).idle_seconds(300) == 0.0
     assert LimitSettings(idle_timeout=45).idle_seconds(300) == 45.0
     assert limits.http_server_kwargs() == {"idle_connection_timeout": 10.0,
-                                           "max_header_size": 16384}  # fmt: skip
+                                           "max_header_size": 16384, "body_timeout": 15.0,
+                                           "max_body_size": 65536}  # fmt: skip
     assert limits.max_connections > 0 and limits.message_rate > 0 and limits.auth_failures > 0
     assert limits.charger_origins == ()

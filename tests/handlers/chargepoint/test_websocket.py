@@ -12,6 +12,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from handlers.chargepoint.websocket import charger_id_from_path
 from tests.charge_points import raw_charger
 
+ONLY = "the charger id must not contain"
+ALLOWED = ": only letters A-Z a-z, digits and - . _ ~ are allowed"
+
 
 @pytest.mark.parametrize(
     ("path", "expected"),
@@ -20,8 +23,8 @@ from tests.charge_points import raw_charger
         ("/CP1/", "CP1"),
         ("/foo/bar/CP1/", "CP1"),
         ("//CP1//", "CP1"),
-        ("/ocpp/CP%201/", "CP 1"),
-        ("/x/%C3%A9t%C3%A9/", "été"),
+        ("/ocpp/CP-1_a.b~c/", "CP-1_a.b~c"),
+        ("/x/%43P1/", "CP1"),
         ("/" + "a" * 48 + "/", "a" * 48),
     ],
 )
@@ -40,10 +43,37 @@ def test_charger_id_is_the_last_decoded_segment(path, expected):
         ("/a%00b/", "the charger id must not contain control characters"),
         ("/a%0Ab/", "the charger id must not contain control characters"),
         ("/a%FFb/", "the charger id is not valid UTF-8"),
+        ("/SEC1%20/", ONLY + " ' '" + ALLOWED),
+        ("/SEC1%E2%80%8B/", ONLY + " '\\u200b'" + ALLOWED),
+        ("/%EF%BC%B3EC1/", ONLY + " '\\uff33'" + ALLOWED),
+        ("/%E2%80%AEevil/", ONLY + " '\\u202e'" + ALLOWED),
+        ("/x/a%2Fb/", ONLY + " '/'" + ALLOWED),
+        ("/x/a*b/", ONLY + " '*'" + ALLOWED),
+        ("/x/a%25b/", ONLY + " '%'" + ALLOWED),
+        ("/x/%2E/", "the charger id must not be '.' or '..'"),
+        ("/x/%2E%2E/", "the charger id must not be '.' or '..'"),
     ],
 )
 def test_bad_charger_ids_are_refused(path, why):
     assert charger_id_from_path(path) == (None, why)
+
+
+# The ids of the attack (issue 21): each one was registered as a charger.
+LOOKALIKES = ["SEC1%20", "SEC1%E2%80%8B", "%EF%BC%B3EC1", "%E2%80%AEevil", "%2E", "%2E%2E"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("segment", LOOKALIKES)
+async def test_lookalike_ids_get_400_and_no_charger(segment, http_server, http_port, db):
+    # A raw request: clients normalise "." and ".." away before sending.
+    reader, writer = await asyncio.open_connection("127.0.0.1", http_port)
+    writer.write(f"GET /ocpp/{segment} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n".encode())  # fmt: skip
+    status = await asyncio.wait_for(reader.readline(), 5)
+    writer.close()
+    assert status == b"HTTP/1.1 400 Bad Request\r\n"
+    assert await db.chargers.count_documents({}) == 0
 
 
 @pytest.mark.gen_test

@@ -188,3 +188,95 @@ async def test_limits_setting_also_shapes_the_failure_limit(limits, ws_url, serv
     await services.chargers.create("P1", {"security": {"profile": 1}}, utcnow())
     for status in (401, 401, 429):
         assert (await refused(ws_url("/P1/"), basic("P1", "x" * 16))).status_code == status
+
+
+# Issue 21: one IP took every charger slot under the connection cap.
+@pytest.mark.gen_test
+@pytest.mark.parametrize("limits", [LimitSettings(max_connections=10, max_connections_per_ip=2)])
+async def test_one_ip_cannot_take_every_charger_slot(limits, ws_url, db):
+    async with raw_charger(ws_url("/A1/")), raw_charger(ws_url("/A2/")):
+        response = await refused(ws_url("/A3/"))
+        assert response.status_code == 503
+        assert response.body == b"too many connections from this address; retry later"
+        assert response.headers["Retry-After"] == "30"
+        # Another address still gets a slot.
+        async with raw_charger(ws_url("/B1/"), local_addr=("127.0.0.2", 0)) as other:
+            assert (await other.boot())[0] == 3
+    assert await db.chargers.find_one({"_id": "A3"}) is None
+
+
+# Issue 21: one 64 KB MeterValues frame became 4,600 documents.
+def meter_values(count: int) -> dict:
+    """A MeterValues payload with ``count`` sampled values."""
+    return {"connectorId": 1, "meterValue": [{"timestamp": "2025-01-01T00:00:00Z",
+            "sampledValue": [{"value": str(n)} for n in range(count)]}]}  # fmt: skip
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("limits", [LimitSettings(max_sampled_values=10)])
+async def test_a_frame_over_the_sampled_value_cap_gets_occurrence_error(limits, ws_url, db,
+                                                                        services):  # fmt: skip
+    async with raw_charger(ws_url("/MV1/")) as cp:
+        await cp.boot()
+        assert await cp.call("m1", "MeterValues", meter_values(11)) == [
+            4, "m1", "OccurenceConstraintViolation", "at most 10 sampled values in one frame",
+            {"sampledValues": 11, "limit": 10},
+        ]
+        assert await cp.call("m2", "MeterValues", meter_values(10)) == [3, "m2", {}]
+    await services.flush()
+    assert await db.meter_values.count_documents({}) == 10
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("limits", [LimitSettings(sample_rate=20.0, sample_burst=10)])
+async def test_sampled_values_count_against_their_own_rate_and_are_delayed(limits, ws_url, db,
+                                                                           services):  # fmt: skip
+    async with raw_charger(ws_url("/MV2/")) as cp:
+        await cp.boot()
+        assert await cp.call("m1", "MeterValues", meter_values(10)) == [3, "m1", {}]
+        # The values' burst is spent: the next frame waits ~0.5 s (10 values at 20/s),
+        # then it is answered and stored: delayed, never refused.
+        await cp.send([2, "m2", "MeterValues", meter_values(10)])
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reply := asyncio.ensure_future(cp.recv())), 0.2)
+        assert await asyncio.wait_for(reply, 3) == [3, "m2", {}]
+    await services.flush()
+    assert await db.meter_values.count_documents({}) == 20
+
+
+# Issue 21: on profile 0 a connection with the charger's id alone replaced its socket.
+@pytest.mark.gen_test
+async def test_replacing_a_charger_during_a_transaction_is_a_security_event(ws_url, db):
+    async with raw_charger(ws_url("/RP1/")) as real:
+        await real.boot()
+        start = await real.call("s", "StartTransaction", {
+            "connectorId": 1, "idTag": "TAG", "meterStart": 0,
+            "timestamp": "2025-01-01T00:00:00Z"})  # fmt: skip
+        transaction = start[2]["transactionId"]
+        real_port = real.ws.local_address[1]
+        async with raw_charger(ws_url("/RP1/"), local_addr=("127.0.0.3", 0)) as intruder:
+            assert await closed_with(real) == 4000
+            intruder_port = intruder.ws.local_address[1]
+            for _ in range(100):
+                event = await db.security_events.find_one({"charger": "RP1"})
+                if event:
+                    break
+                await asyncio.sleep(0.02)
+    assert event["type"] == "ConnectionReplacedDuringTransaction"
+    assert (event["source"], event["ip"], event["transaction"]) == ("csms", "127.0.0.3",
+                                                                    transaction)  # fmt: skip
+    assert event["peer"] == f"127.0.0.3:{intruder_port}"
+    assert event["replaced_peer"] == f"127.0.0.1:{real_port}"
+    assert event["tech_info"] == (
+        f"connection from 127.0.0.3:{intruder_port} without credentials replaced"
+        f" 127.0.0.1:{real_port} while transaction {transaction} was open")
+
+
+@pytest.mark.gen_test
+async def test_replacing_a_charger_without_a_transaction_records_nothing(ws_url, db):
+    async with raw_charger(ws_url("/RP2/")) as real:
+        await real.boot()
+        async with raw_charger(ws_url("/RP2/")) as second:
+            assert await closed_with(real) == 4000
+            assert (await second.call("h", "Heartbeat", {}))[0] == 3
+    assert await db.security_events.count_documents({}) == 0
