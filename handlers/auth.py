@@ -7,13 +7,20 @@ from urllib.parse import urlparse
 from handlers.base import USER_COOKIE, BaseHandler
 
 
+DASHBOARD = "/ocpp/"
+
+
 def safe_next(target: str | None) -> str:
-    """Only local paths are followed after login (no open redirect)."""
-    if not target:
-        return "/ocpp/"
+    """Only local paths are followed after login (no open redirect): one leading "/", no
+    "//", no backslash (browsers read "/\\host" as "//host"), no control characters, no
+    scheme or host; anything else is the dashboard."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return DASHBOARD
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return DASHBOARD
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/ocpp/"
+    if parsed.scheme or parsed.netloc:
+        return DASHBOARD
     return target
 
 
