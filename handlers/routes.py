@@ -43,7 +43,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_SIZE = 64 * 1024
 
 
-class VendorStaticHandler(tornado.web.StaticFileHandler):
+class StaticHandler(tornado.web.StaticFileHandler):
+    """Static files; a path with a NUL or another control character is a 400 (the
+    file system call would raise and answer 500)."""
+
+    def parse_url_path(self, url_path: str) -> str:
+        """The relative file path, or 400 for a path no file can have."""
+        if any(ord(char) < 32 for char in url_path):
+            raise tornado.web.HTTPError(400, log_message="control character in a static path")
+        return super().parse_url_path(url_path)
+
+
+class VendorStaticHandler(StaticHandler):
     """Front-end libraries served from their installed Python packages (no CDN)."""
 
 
@@ -103,6 +114,7 @@ def make_app(
         login_url="/ocpp/login",
         template_path=str(ROOT / "templates"),
         static_path=str(ROOT / "static"),
+        static_handler_class=StaticHandler,
         ui_modules=UI_MODULES,
         websocket_ping_interval=ping_interval,
         websocket_ping_timeout=ping_timeout,
