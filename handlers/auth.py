@@ -6,7 +6,6 @@ from urllib.parse import urlparse
 
 from handlers.base import USER_COOKIE, BaseHandler
 
-
 DASHBOARD = "/ocpp/"
 
 
