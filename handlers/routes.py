@@ -97,6 +97,7 @@ def make_app(
 ) -> tornado.web.Application:
     """The Tornado Application with every dependency in its settings, each built once
     here and read through the typed properties of ``handlers.base.AppDependencies``."""
+    web = web or WebSettings()
     gate = ChargerGate.build(
         limits, allow_unknown=allow_unknown_chargers, tls=tls,
         trust_proxy_headers=trust_proxy_headers,
@@ -105,7 +106,8 @@ def make_app(
         routes(),
         services=services,
         registry=registry,
-        web=web or WebSettings(),
+        web=web,
+        login_throttle=web.login_throttle(),
         gate=gate,
         live=live or LiveSettings(),
         simulators=SimulatorManager(services.schemas) if simulators is None else simulators,
