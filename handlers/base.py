@@ -164,12 +164,6 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
         namespace.update(web=self.web, fmt_dt=fmt_dt)
         return namespace
 
-    def set_default_headers(self) -> None:
-        """Conservative security headers on every response."""
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
-
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain error page without internals."""
         self.render("error.html", status_code=status_code, reason=self._reason)

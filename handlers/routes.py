@@ -33,6 +33,7 @@ from handlers.api import index as api_index
 from handlers.api import rfid as api_rfid
 from handlers.base import LiveSettings, WebSettings
 from handlers.chargepoint.gate import ChargerGate
+from handlers.headers import security_transform
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade
@@ -104,6 +105,7 @@ def make_app(
     )  # fmt: skip
     return tornado.web.Application(
         routes(),
+        transforms=[security_transform(web.tile_url)],
         services=services,
         registry=registry,
         web=web,
