@@ -33,10 +33,10 @@ from handlers.api import index as api_index
 from handlers.api import rfid as api_rfid
 from handlers.base import LiveSettings, WebSettings
 from handlers.chargepoint.gate import ChargerGate
-from handlers.headers import security_transform
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade
+from handlers.headers import security_transform
 from handlers.ui_modules import UI_MODULES
 from simulator.manager import SimulatorManager
 

@@ -64,7 +64,9 @@ def test_hsts_only_over_https():
 
     from handlers.headers import HSTS, SecurityHeaders
 
-    request = HTTPServerRequest(start_line=RequestStartLine("GET", "/", "HTTP/1.1"))
+    request = HTTPServerRequest(
+        start_line=RequestStartLine("GET", "/", "HTTP/1.1"), headers=HTTPHeaders({"Host": "h"})
+    )
     request.protocol = "https"
     headers = HTTPHeaders({"Server": "TornadoServer/6.6.1"})
     _, out, _ = SecurityHeaders(request, policy="default-src 'self'").transform_first_chunk(
