@@ -20,8 +20,14 @@ async def test_create_stores_a_hash_and_refuses_a_taken_name(db):
     doc = await users.create("ops", "s3cret pass", is_admin=False)
     stored = await users.get("ops")
     assert stored == doc
-    assert set(stored) == {"_id", "username", "password_hash", "is_admin", "session_version",
-                           "created"}
+    assert set(stored) == {
+        "_id",
+        "username",
+        "password_hash",
+        "is_admin",
+        "session_version",
+        "created",
+    }
     assert (stored["username"], stored["is_admin"]) == ("ops", False)
     assert "s3cret" not in stored["password_hash"]
     assert verify_password("s3cret pass", stored["password_hash"])
