@@ -106,6 +106,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         " are kept but never used for energy (default 24)",
     )  # fmt: skip
     parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--allow-simulator-targets", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_ALLOW_SIMULATOR_TARGETS", False),
+        help="admin simulators may connect to any host and port (default: only this server)",
+    )  # fmt: skip
+    web = WebSettings()
+    logins = [
+        ("--login-failures-per-ip", "CSMS_LOGIN_FAILURES_PER_IP", int,
+         web.login_failures_per_ip, "failed operator logins per IP per window before 429"),
+        ("--login-failures-per-user", "CSMS_LOGIN_FAILURES_PER_USER", int,
+         web.login_failures_per_user, "failed logins per user name per window before 429"),
+        ("--login-failure-window", "CSMS_LOGIN_FAILURE_WINDOW", float,
+         web.login_failure_window, "seconds (failed operator logins)"),
+    ]  # fmt: skip
+    for flag, name, kind, default, text in logins:
+        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
     add_security_args(parser)
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
@@ -283,10 +299,15 @@ class Server:
             self.services.schemas,
             default_host="127.0.0.1" if args.host in ("", "0.0.0.0", "::") else args.host,
             default_port=args.port,
+            other_ports=(args.tls_port,) if args.tls_port else (),
+            allow_any_target=args.allow_simulator_targets,
         )
         web = WebSettings(
             public_url=(args.public_url or base_url(args)).rstrip("/"),
             tile_url=args.tile_url,
+            login_failures_per_ip=args.login_failures_per_ip,
+            login_failures_per_user=args.login_failures_per_user,
+            login_failure_window=args.login_failure_window,
         )
         app = make_app(
             self.services, self.registry, web=web,

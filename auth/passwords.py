@@ -15,6 +15,13 @@ N, R, P = 2**14, 8, 1
 _PREFIX = "scrypt"
 
 
+# A hash of a password nobody knows: an unknown user name is checked against it, so it
+# costs as much as a known one (no user enumeration by timing).
+DUMMY_HASH = (
+    "scrypt$16384$8$1$xIof23GrM0ucfHHbaJ6qBw==$ev9FWd9HAXcdIC/7f22E8wwvXFjjFZPIxQK32YkuvBY="
+)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 

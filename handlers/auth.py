@@ -6,14 +6,20 @@ from urllib.parse import urlparse
 
 from handlers.base import USER_COOKIE, BaseHandler
 
+DASHBOARD = "/ocpp/"
+
 
 def safe_next(target: str | None) -> str:
-    """Only local paths are followed after login (no open redirect)."""
-    if not target:
-        return "/ocpp/"
+    """Only local paths are followed after login (no open redirect): one leading "/", no
+    "//", no backslash (browsers read "/\\host" as "//host"), no control characters, no
+    scheme or host; anything else is the dashboard."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return DASHBOARD
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
+        return DASHBOARD
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
-        return "/ocpp/"
+    if parsed.scheme or parsed.netloc:
+        return DASHBOARD
     return target
 
 
@@ -31,8 +37,17 @@ class LoginHandler(BaseHandler):
         username = self.get_body_argument("username", "").strip()
         password = self.get_body_argument("password", "")
         target = safe_next(self.get_body_argument("next", None))
+        ip = self.request.remote_ip or ""
+        retry = self.login_throttle.retry_after(ip, username)
+        if retry is not None:
+            self.set_status(429)
+            self.set_header("Retry-After", str(retry))
+            error = f"Too many failed logins. Try again in {retry} seconds."
+            self.render("login.html", error=error, username=username, next=target)
+            return
         user = await self.services.users.authenticate(username, password) if username else None
         if user is None:
+            self.login_throttle.failure(ip, username)
             self.set_status(400)
             self.render(
                 "login.html", error="Wrong username or password.", username=username, next=target
@@ -45,8 +60,11 @@ class LoginHandler(BaseHandler):
 class LogoutHandler(BaseHandler):
     """``POST /ocpp/logout``."""
 
-    def post(self) -> None:
-        """Forget the login cookie."""
+    async def post(self) -> None:
+        """End every login session of the user (the session version goes up, so a copy of
+        the cookie is worthless too) and forget the cookie."""
+        if self.current_user is not None:
+            await self.services.users.end_sessions(self.current_user["username"])
         self.clear_cookie(USER_COOKIE)
         self.redirect("/ocpp/login")
 

@@ -15,6 +15,7 @@ import tornado.web
 from bson import ObjectId
 
 from auth.basic import parse_basic
+from auth.throttle import LoginThrottle
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from ocppj.timeutil import format_datetime
@@ -43,6 +44,16 @@ class WebSettings:
     default_latitude: float = 25.6866
     default_longitude: float = -100.3161
     action_timeout: float = 30.0
+    # Failed operator logins (form and HTTP Basic) within the window before 429.
+    login_failures_per_ip: int = 20
+    login_failures_per_user: int = 10
+    login_failure_window: float = 300.0
+
+    def login_throttle(self) -> LoginThrottle:
+        """The failed-login counter these settings describe (one per Application)."""
+        return LoginThrottle(
+            self.login_failures_per_ip, self.login_failures_per_user, self.login_failure_window
+        )
 
 
 def _json_default(value: Any) -> Any:
@@ -62,10 +73,13 @@ def to_json(value: Any) -> bytes:
 class ApiError(tornado.web.HTTPError):
     """An API failure answered as ``{"error": error, "detail": detail}``."""
 
-    def __init__(self, status: int, error: str, detail: Any = None):
+    def __init__(
+        self, status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+    ):
         super().__init__(status, reason=None, log_message=f"{error}: {detail}")
         self.error = error
         self.detail = detail
+        self.headers = headers or {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +118,11 @@ class AppDependencies:
         return self.settings["live"]
 
     @property
+    def login_throttle(self) -> LoginThrottle:
+        """Failed operator logins per IP and per user."""
+        return self.settings["login_throttle"]
+
+    @property
     def simulators(self) -> SimulatorManager:
         """Simulators run from the admin."""
         return self.settings["simulators"]
@@ -117,17 +136,26 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
         self.current_user = await self.user_from_cookie()
 
     async def user_from_cookie(self) -> dict[str, Any] | None:
-        """The user named by a valid login cookie, if that user still exists."""
+        """The user named by a valid login cookie, if that user still exists and the
+        cookie's session version is the user's current one (logout and a password change
+        raise it, which ends every earlier cookie)."""
         raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)
         if not raw:
             return None
-        return await self.services.users.get(raw.decode())
+        version, colon, username = raw.decode(errors="replace").partition(":")
+        if not colon or not version.isdigit():
+            return None  # a cookie from before session versions
+        user = await self.services.users.get(username)
+        if user is None or session_version(user) != int(version):
+            return None
+        return user
 
     def login(self, user: dict[str, Any]) -> None:
-        """Set the login cookie."""
+        """Set the login cookie: the user's session version and name, signed."""
         self.set_signed_cookie(
-            USER_COOKIE, user["username"], expires_days=COOKIE_DAYS, httponly=True,
-            samesite="Lax", secure=self.request.protocol == "https",
+            USER_COOKIE, f"{session_version(user)}:{user['username']}",
+            expires_days=COOKIE_DAYS, httponly=True, samesite="Lax",
+            secure=self.request.protocol == "https",
         )  # fmt: skip
 
     def get_template_namespace(self) -> dict[str, Any]:
@@ -135,12 +163,6 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
         namespace = super().get_template_namespace()
         namespace.update(web=self.web, fmt_dt=fmt_dt)
         return namespace
-
-    def set_default_headers(self) -> None:
-        """Conservative security headers on every response."""
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("X-Frame-Options", "DENY")
-        self.set_header("Referrer-Policy", "same-origin")
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """A plain error page without internals."""
@@ -186,7 +208,15 @@ class APIHandler(BaseHandler):
                 name, password = parsed[0], parsed[1].decode()
             except (TypeError, UnicodeDecodeError):
                 raise ApiError(401, "unauthorized", "malformed Basic credentials") from None
+            ip = self.request.remote_ip or ""
+            retry = self.login_throttle.retry_after(ip, name)
+            if retry is not None:
+                raise ApiError(429, "too_many_failed_logins",
+                               f"too many failed logins; retry in {retry} s",
+                               {"Retry-After": str(retry)})  # fmt: skip
             user = await self.services.users.authenticate(name, password)
+            if user is None:
+                self.login_throttle.failure(ip, name)
             self.auth_method = "basic"
         elif not header:
             user = await self.user_from_cookie()
@@ -222,6 +252,8 @@ class APIHandler(BaseHandler):
         exc = kwargs.get("exc_info", (None, None))[1]
         if isinstance(exc, ApiError):
             body = {"error": exc.error, "detail": exc.detail}
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
         elif status_code == 403 and isinstance(exc, tornado.web.HTTPError):
             body = {"error": "forbidden", "detail": exc.log_message or "forbidden"}
         elif status_code == 405:
@@ -270,6 +302,11 @@ class Pager:
     def next_url(self) -> str | None:
         """The next page, or None on the last."""
         return self.url(self.page + 1) if self.page < self.pages else None
+
+
+def session_version(user: dict[str, Any]) -> int:
+    """The user's current login session version (0 for users stored before it existed)."""
+    return int(user.get("session_version") or 0)
 
 
 def kwh(wh: float | None, places: int = 2) -> str:

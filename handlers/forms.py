@@ -226,7 +226,10 @@ def moment(value: str, *, end_of_day: bool = False) -> datetime | None:
     except ValueError:
         pass
     else:
-        return day + timedelta(days=1) if end_of_day else day
+        try:
+            return day + timedelta(days=1) if end_of_day else day
+        except OverflowError:  # the day after 9999-12-31
+            raise FieldError("must be a date before 9999-12-31") from None
     try:
         parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
     except ValueError:
@@ -235,7 +238,10 @@ def moment(value: str, *, end_of_day: bool = False) -> datetime | None:
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # an offset that pushes it past year 9999 or before year 1
+        raise FieldError("must be between the years 1 and 9999 in UTC") from None
 
 
 def datetime_local(value: datetime | None) -> str:

@@ -36,6 +36,7 @@ from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler, WebSocketUpgrade
+from handlers.headers import security_transform
 from handlers.ui_modules import UI_MODULES
 from simulator.manager import SimulatorManager
 
@@ -43,7 +44,18 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_SIZE = 64 * 1024
 
 
-class VendorStaticHandler(tornado.web.StaticFileHandler):
+class StaticHandler(tornado.web.StaticFileHandler):
+    """Static files; a path with a NUL or another control character is a 400 (the
+    file system call would raise and answer 500)."""
+
+    def parse_url_path(self, url_path: str) -> str:
+        """The relative file path, or 400 for a path no file can have."""
+        if any(ord(char) < 32 for char in url_path):
+            raise tornado.web.HTTPError(400, log_message="control character in a static path")
+        return super().parse_url_path(url_path)
+
+
+class VendorStaticHandler(StaticHandler):
     """Front-end libraries served from their installed Python packages (no CDN)."""
 
 
@@ -86,15 +98,18 @@ def make_app(
 ) -> tornado.web.Application:
     """The Tornado Application with every dependency in its settings, each built once
     here and read through the typed properties of ``handlers.base.AppDependencies``."""
+    web = web or WebSettings()
     gate = ChargerGate.build(
         limits, allow_unknown=allow_unknown_chargers, tls=tls,
         trust_proxy_headers=trust_proxy_headers,
     )  # fmt: skip
     return tornado.web.Application(
         routes(),
+        transforms=[security_transform(web.tile_url)],
         services=services,
         registry=registry,
-        web=web or WebSettings(),
+        web=web,
+        login_throttle=web.login_throttle(),
         gate=gate,
         live=live or LiveSettings(),
         simulators=SimulatorManager(services.schemas) if simulators is None else simulators,
@@ -103,6 +118,7 @@ def make_app(
         login_url="/ocpp/login",
         template_path=str(ROOT / "templates"),
         static_path=str(ROOT / "static"),
+        static_handler_class=StaticHandler,
         ui_modules=UI_MODULES,
         websocket_ping_interval=ping_interval,
         websocket_ping_timeout=ping_timeout,

@@ -9,7 +9,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from auth.passwords import hash_password, new_token, token_digest, verify_password
+from auth.passwords import DUMMY_HASH, hash_password, new_token, token_digest, verify_password
 from ocppj.timeutil import utcnow
 
 
@@ -37,6 +37,7 @@ class UserRepo:
             "username": username,
             "password_hash": await asyncio.to_thread(hash_password, password),
             "is_admin": is_admin,
+            "session_version": 0,
             "created": utcnow(),
         }
         try:
@@ -46,20 +47,27 @@ class UserRepo:
         return doc
 
     async def set_password(self, username: str, password: str) -> bool:
-        """Change a password; False when there is no such user."""
+        """Change a password and end every login session of the user; False when there is
+        no such user."""
         hashed = await asyncio.to_thread(hash_password, password)
         result = await self._coll.update_one(
-            {"username": username}, {"$set": {"password_hash": hashed}}
+            {"username": username},
+            {"$set": {"password_hash": hashed}, "$inc": {"session_version": 1}},
         )
         return result.matched_count == 1
 
+    async def end_sessions(self, username: str) -> None:
+        """Invalidate every login cookie of the user (they carry the old session version)."""
+        await self._coll.update_one({"username": username}, {"$inc": {"session_version": 1}})
+
     async def authenticate(self, username: str, password: str) -> dict[str, Any] | None:
-        """The user when the password is right, else None (hashing runs in a thread)."""
+        """The user when the password is right, else None (hashing runs in a thread).
+
+        An unknown user is checked against a dummy hash: both answers take one scrypt."""
         user = await self.get(username)
-        if user is None:
-            return None
-        ok = await asyncio.to_thread(verify_password, password, user["password_hash"])
-        return user if ok else None
+        stored = DUMMY_HASH if user is None else user["password_hash"]
+        ok = await asyncio.to_thread(verify_password, password, stored)
+        return user if ok and user is not None else None
 
 
 class TokenRepo:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -73,6 +74,33 @@ def entry_url(entry: Mapping[str, Any], default_port: int) -> str:
         return f"ws://{host}:{entry.get('ws_port') or default_port}/{path}"
 
 
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback address literals (no name is resolved)."""
+    if host.strip("[]").lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def target_problems(
+    host: str, port: int, own_hosts: set[str], own_ports: set[int]
+) -> dict[str, str]:
+    """Why a simulator may not connect to ``host``:``port`` when only this server is
+    allowed (its own names or loopback, on one of its own ports), by field; empty when
+    it may. Keeps the admin from being a proxy to other hosts (SSRF)."""
+    found = {}
+    if not is_loopback(host) and host.lower() not in {name.lower() for name in own_hosts}:
+        found["host"] = ("only this server (its own host name or loopback) unless the server"
+                         " runs with --allow-simulator-targets")  # fmt: skip
+    if port not in own_ports:
+        ports = ", ".join(str(number) for number in sorted(own_ports))
+        found["ws_port"] = (f"only this server's port ({ports}) unless the server runs with"
+                            " --allow-simulator-targets")  # fmt: skip
+    return found
+
+
 class ManagerClosed(RuntimeError):
     """The manager was shut down (``stop_all``): nothing starts any more."""
 
@@ -96,8 +124,12 @@ class SimulatorManager:
         stop_timeout: float = 10.0,
         default_host: str | None = None,
         default_port: int | None = None,
+        other_ports: tuple[int, ...] = (),
+        allow_any_target: bool = False,
     ):
         self.schemas = schemas or SchemaStore()
+        self.other_ports = other_ports  # e.g. the TLS port beside default_port
+        self.allow_any_target = allow_any_target  # --allow-simulator-targets
         self.stop_timeout = stop_timeout
         self.default_host = default_host
         self.default_port = default_port

@@ -26,6 +26,7 @@ from simulator.manager import (
     config_problems,
     entry_config,
     entry_url,
+    target_problems,
 )
 
 log = logging.getLogger("csms.admin")
@@ -178,6 +179,19 @@ class SimulatorAdminHandler(AdminHandler):
                 return port
         return 443 if public.scheme == "https" else 80
 
+    def target_problems(self, host: str, port: int) -> dict[str, str]:
+        """Why a simulator may not connect there (by field); empty when it may: anywhere
+        with --allow-simulator-targets, else only this server."""
+        if self.simulators.allow_any_target:
+            return {}
+        hosts = {self.request.host_name, urlsplit(self.web.public_url).hostname or ""}
+        if self.simulators.default_host:
+            hosts.add(self.simulators.default_host)
+        ports = {self.default_port(), *self.simulators.other_ports}
+        with suppress(ValueError):
+            ports.add(urlsplit("//" + self.request.host).port or self.default_port())
+        return target_problems(host, port, hosts, ports)
+
     def default_host(self) -> str:
         """Where this server is reached from its own process (pre-filled in new entries)."""
         public_host = urlsplit(self.web.public_url).hostname
@@ -216,6 +230,10 @@ class SimulatorAdminHandler(AdminHandler):
         form = forms.Form(self.body_fields(*NEW_ENTRY))
         values = parse_entry(form, None if entry is None else entry.get("password"))
         check_config(form, values, self.default_port())
+        if form.ok:
+            port = values["ws_port"] or self.default_port()
+            for field, problem in self.target_problems(values["host"], port).items():
+                form.error(field, problem)
         exclude = None if entry is None else entry["_id"]
         if form.ok and await self.entries.name_taken(values["name"], exclude):
             form.error("name", "another simulator has this name")
@@ -320,6 +338,9 @@ class SimulatorStartHandler(SimulatorAdminHandler):
         name = entry.get("name") or entry_id
         try:
             config = entry_config(entry, self.default_port())
+            refused = self.target_problems(config.host, config.ws_port)
+            if refused:  # stored before the rule, or the server's flags changed
+                raise ConfigError("; ".join(f"{key}: {why}" for key, why in refused.items()))
             started = self.simulators.start(str(entry["_id"]), config)
         except ConfigError as exc:
             self.flash(f"Simulator {name} cannot start: {exc}")

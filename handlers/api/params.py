@@ -76,10 +76,16 @@ def parse_time_bound(value: str, *, end: bool = False) -> datetime | None:
         except ValueError:
             return None
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        return start + timedelta(days=1) if end else start
+        try:
+            return start + timedelta(days=1) if end else start
+        except OverflowError:  # the day after 9999-12-31
+            return None
     if not is_datetime(value):
         return None
-    return parse_datetime(value)
+    try:
+        return parse_datetime(value)
+    except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is past year 9999 in UTC
+        return None
 
 
 def query_time_range(

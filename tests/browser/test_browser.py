@@ -84,6 +84,7 @@ def browser():
                 "--disable-sync", "--no-first-run", "--disable-quic",
                 "--window-size=1280,900"):  # fmt: skip
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -196,6 +197,10 @@ def test_operator_journey(server, browser):
         assert CHARGER in browser.find_element(By.TAG_NAME, "h1").text
         assert browser.find_elements(By.CSS_SELECTOR, ".qr img, .qr svg")
         browser.save_screenshot(str(ARTIFACTS / "4-landing.png"))
+        # Every page worked under the Content-Security-Policy: nothing was refused.
+        refused = [entry["message"] for entry in browser.get_log("browser")
+                   if "Content Security Policy" in entry["message"]]  # fmt: skip
+        assert refused == []
     finally:
         charger.finish.set()
         charger.join(10)

@@ -153,3 +153,13 @@ async def test_a_charger_may_use_a_path_an_http_page_also_uses(ws_url, db):
     async with raw_charger(ws_url("/ocpp/login")) as cp:
         assert (await cp.boot())[2]["status"] == "Accepted"
     assert await db.chargers.find_one({"_id": "login"}) is not None
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    "path",
+    ["/static/css/app.css%00.txt", "/vendor/leaflet/leaflet.js%00", "/static/css/%0d%0a.css"],
+)
+async def test_a_control_character_in_a_static_path_is_a_400(http_url, path):
+    response = await AsyncHTTPClient().fetch(http_url(path), raise_error=False)
+    assert response.code == 400

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auth.passwords import token_digest, verify_password
+import models.users
+from auth.passwords import DUMMY_HASH, token_digest, verify_password
 from models.users import TokenRepo, UserExists, UserRepo
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -19,7 +20,14 @@ async def test_create_stores_a_hash_and_refuses_a_taken_name(db):
     doc = await users.create("ops", "s3cret pass", is_admin=False)
     stored = await users.get("ops")
     assert stored == doc
-    assert set(stored) == {"_id", "username", "password_hash", "is_admin", "created"}
+    assert set(stored) == {
+        "_id",
+        "username",
+        "password_hash",
+        "is_admin",
+        "session_version",
+        "created",
+    }
     assert (stored["username"], stored["is_admin"]) == ("ops", False)
     assert "s3cret" not in stored["password_hash"]
     assert verify_password("s3cret pass", stored["password_hash"])
@@ -42,6 +50,36 @@ async def test_authenticate_and_set_password(db):
     assert await users.authenticate("ops", "first") is None
     assert (await users.authenticate("ops", "second"))["username"] == "ops"
     assert await users.set_password("nobody", "x") is False
+
+
+@pytest.mark.gen_test
+async def test_an_unknown_user_costs_one_password_check_like_a_known_one(db, monkeypatch):
+    users = UserRepo(db)
+    await users.create("ops", "first")
+    checked = []
+
+    def recording(password, stored):
+        checked.append((password, stored))
+        return verify_password(password, stored)
+
+    monkeypatch.setattr(models.users, "verify_password", recording)
+    assert await users.authenticate("nobody", "guess") is None
+    assert await users.authenticate("ops", "guess") is None
+    assert checked[0] == ("guess", DUMMY_HASH)
+    assert checked[1][0] == "guess" and checked[1][1].startswith("scrypt$16384$8$1$")
+    assert len(checked) == 2
+    assert await users.authenticate("nobody", "dummy-password-never-matches") is None
+
+
+@pytest.mark.gen_test
+async def test_a_password_change_and_end_sessions_raise_the_session_version(db):
+    users = UserRepo(db)
+    await users.create("ops", "first")
+    assert (await users.get("ops"))["session_version"] == 0
+    await users.set_password("ops", "second")
+    assert (await users.get("ops"))["session_version"] == 1
+    await users.end_sessions("ops")
+    assert (await users.get("ops"))["session_version"] == 2
 
 
 @pytest.mark.gen_test

@@ -104,6 +104,8 @@ async def test_csv_link_gives_the_same_sessions(http_url, db, admin_user):
 @pytest.mark.parametrize(
     ("query", "field", "error"),
     [({"from": "yesterday"}, "from", "must be a date"),
+     ({"to": "9999-12-31"}, "to", "must be a date before 9999-12-31"),
+     ({"from": "9999-12-31T23:00-05:00"}, "from", "must be between the years 1 and 9999"),
      ({"from": "2024-01-02", "to": "2024-01-01T10:00"}, "to", "must be after &#x27;from&#x27;"),
      ({"page": "0"}, "page", "must be at least 1"),
      ({"charger": "C" * 49}, "charger", "at most 48 characters")],

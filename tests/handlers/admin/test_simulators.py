@@ -157,6 +157,7 @@ async def test_start_charges_against_the_server_then_stop(
 
 @pytest.mark.gen_test(timeout=30)
 async def test_refused_port_shows_the_error_on_the_list(http_url, services, admin_user, manager):
+    manager.allow_any_target = True  # --allow-simulator-targets: another port may be aimed at
     browser = await admin_browser(http_url, admin_user)
     port = free_port()
     entry_id = await create(browser, services, sim_form(port, repeat=""))
@@ -368,3 +369,50 @@ async def test_actions_need_the_xsrf_token(http_url, http_port, services, admin_
         assert response.code == 403
     assert manager.state(entry_id) is None
     assert await services.db.simulators.count_documents({}) == 1
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"host": "evil.example"}, "host"), ({"host": "169.254.169.254"}, "host"),
+     ({"host": "10.0.0.1"}, "host"), ({"ws_port": "6379"}, "ws_port")],
+)  # fmt: skip
+async def test_only_this_server_is_a_target_by_default(
+    http_url, http_port, services, admin_user, changes, field
+):  # fmt: skip
+    browser = await admin_browser(http_url, admin_user)
+    form = sim_form(http_port, **changes)
+    response = await browser.post(NEW, form)
+    assert response.code == 400
+    page = page_text(response)
+    assert f'id="{field}-error" role="alert">{field}: only this server' in page
+    assert "--allow-simulator-targets" in page
+    assert field_value(page, field) == form[field]  # kept as typed
+    assert field_value(page, "name") == "Bay &lt;1&gt;"  # escaped in the page
+    assert await services.db.simulators.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_loopback_names_and_this_port_are_allowed(http_url, http_port, services, admin_user):
+    browser = await admin_browser(http_url, admin_user)
+    for number, host in enumerate(("localhost", "127.0.0.2", "::1")):
+        await create(browser, services, sim_form(http_port, host=host, name=f"S{number}"))
+
+
+@pytest.mark.gen_test
+async def test_a_stored_foreign_target_does_not_start(http_url, http_port, services, admin_user,
+                                                      manager):  # fmt: skip
+    browser = await admin_browser(http_url, admin_user)
+    entry_id = await create(browser, services, sim_form(http_port))
+    await services.db.simulators.update_one({}, {"$set": {"host": "evil.example"}})
+    assert (await browser.post(f"{LIST}{entry_id}/start")).code == 302
+    assert manager.state(entry_id) is None
+    page = page_text(await browser.get(LIST))
+    assert "cannot start: host: only this server" in page
+
+
+@pytest.mark.gen_test
+async def test_the_flag_allows_other_targets(http_url, http_port, services, admin_user, manager):
+    manager.allow_any_target = True
+    browser = await admin_browser(http_url, admin_user)
+    await create(browser, services, sim_form(6379, host="other.example"))

@@ -92,6 +92,10 @@ def test_query_int_refusals(query, message):
         ("2026-1-2", False, None),
         ("2026-01-02T10:00:00", False, None),  # no offset
         ("yesterday", False, None),
+        ("9999-12-31", True, None),  # the day after overflows
+        ("9999-12-31", False, datetime(9999, 12, 31, tzinfo=UTC)),
+        ("9999-12-31T23:00:00-05:00", False, None),
+        ("0001-01-01T00:00:00+01:00", False, None),
     ],
 )
 def test_parse_time_bound(text, end, expected):
