@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import math
 import os
+import resource
 import secrets
 import signal
 import sys
@@ -317,8 +319,13 @@ class Server:
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy,
         )  # fmt: skip
+        sockets = socket_limit(limits.max_open_sockets)
+        if limits.max_connections and sockets < limits.max_connections:
+            log.warning("the file descriptor limit allows %d sockets, fewer than"
+                        " --max-connections %d: raise it (ulimit -n)", sockets,
+                        limits.max_connections)  # fmt: skip
         listen = {"xheaders": args.behind_proxy, **limits.http_server_kwargs(),
-                  "max_sockets": socket_limit(limits.max_open_sockets),
+                  "max_sockets": sockets,
                   "max_sockets_per_ip": limits.max_open_sockets_per_ip}  # fmt: skip
         log.info("at most %d open sockets, %d per IP", listen["max_sockets"],
                  limits.max_open_sockets_per_ip)  # fmt: skip
@@ -362,6 +369,15 @@ def base_url(args: argparse.Namespace) -> str:
     """Where this server is reached: https when --port serves TLS."""
     scheme = "https" if args.certfile and not args.tls_port else "http"
     return f"{scheme}://{args.host}:{args.port}"
+
+
+def raise_fd_limit() -> None:
+    """Raise the soft file descriptor limit to the hard one: a charger is a socket, and a
+    soft limit of 1,024 would cap the fleet near 900."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def private_data_dir(data_dir: Path) -> None:
@@ -453,6 +469,7 @@ def run_loop(main_coro, use_uvloop: bool) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = parse_args(argv)
+    raise_fd_limit()
     private_data_dir(Path(args.data_dir))
     listener = start_logging(Path(args.data_dir) / "logs", args.log_level.upper())
     try:

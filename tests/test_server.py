@@ -265,3 +265,17 @@ def test_availability_flags_reach_the_limits_and_settings(monkeypatch):
     assert defaults == server.LimitSettings()
     with pytest.raises(SystemExit):
         server.parse_args(["--default-security-profile", "3"])
+
+
+def test_the_soft_file_descriptor_limit_is_raised_to_the_hard_one():
+    # A charger is a socket: left at a soft limit of 1,024 the socket cap would be ~900.
+    code = (
+        "import resource, server\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (min(512, hard), hard))\n"
+        "server.raise_fd_limit()\n"
+        "print(resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard) or hard == -1)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=30)  # fmt: skip
+    assert result.stdout.strip() == "True", result.stderr
