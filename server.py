@@ -310,6 +310,7 @@ class Server:
             login_failures_per_ip=args.login_failures_per_ip,
             login_failures_per_user=args.login_failures_per_user,
             login_failure_window=args.login_failure_window,
+            https_port=args.tls_port if tls is not None and args.tls_port else None,
         )
         app = make_app(
             self.services, self.registry, web=web,

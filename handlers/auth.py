@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from handlers.base import USER_COOKIE, BaseHandler
+from handlers.base import BaseHandler
 
 DASHBOARD = "/ocpp/"
 
@@ -65,7 +65,7 @@ class LogoutHandler(BaseHandler):
         the cookie is worthless too) and forget the cookie."""
         if self.current_user is not None:
             await self.services.users.end_sessions(self.current_user["username"])
-        self.clear_cookie(USER_COOKIE)
+        self.forget_login()
         self.redirect("/ocpp/login")
 
 

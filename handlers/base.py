@@ -24,6 +24,7 @@ from simulator.manager import SimulatorManager
 log = logging.getLogger("csms.web")
 
 USER_COOKIE = "csms_user"
+SECURE_USER_COOKIE = "__Host-csms_user"  # over https
 COOKIE_DAYS = 14
 AUTHENTICATE = 'Bearer realm="csms", Basic realm="csms"'
 
@@ -48,6 +49,9 @@ class WebSettings:
     login_failures_per_ip: int = 20
     login_failures_per_user: int = 10
     login_failure_window: float = 300.0
+    # The TLS port when plain HTTP is served beside it (--tls-port): pages on the plain
+    # port are sent there, and nothing else but the charger route answers on it.
+    https_port: int | None = None
 
     def login_throttle(self) -> LoginThrottle:
         """The failed-login counter these settings describe (one per Application)."""
@@ -132,14 +136,35 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
     """Pages: the current user comes from the signed login cookie."""
 
     async def prepare(self) -> None:
-        """Resolve the logged-in user before the method runs."""
+        """Resolve the logged-in user before the method runs (pages on the plain port of a
+        TLS server go to https first)."""
+        self.require_https()
         self.current_user = await self.user_from_cookie()
+
+    def require_https(self) -> None:
+        """With a TLS port beside the plain one, a page asked for over plain HTTP is
+        redirected to https (301); any other method is refused (403), never served: a
+        login or a cookie must not cross the network in clear."""
+        port = self.web.https_port
+        if port is None or self.request.protocol == "https":
+            return
+        if self.request.method in ("GET", "HEAD"):
+            host = self.request.host_name
+            self.redirect(f"https://{host}:{port}{self.request.uri}", permanent=True)
+            raise tornado.web.Finish()
+        raise tornado.web.HTTPError(403, reason="Use https")
+
+    @property
+    def cookie_name(self) -> str:
+        """The login cookie's name: over https a ``__Host-`` cookie (Secure, this host only),
+        which the plain port never reads, so a cookie issued over TLS is not a login there."""
+        return SECURE_USER_COOKIE if self.request.protocol == "https" else USER_COOKIE
 
     async def user_from_cookie(self) -> dict[str, Any] | None:
         """The user named by a valid login cookie, if that user still exists and the
         cookie's session version is the user's current one (logout and a password change
         raise it, which ends every earlier cookie)."""
-        raw = self.get_signed_cookie(USER_COOKIE, max_age_days=COOKIE_DAYS)
+        raw = self.get_signed_cookie(self.cookie_name, max_age_days=COOKIE_DAYS)
         if not raw:
             return None
         version, colon, username = raw.decode(errors="replace").partition(":")
@@ -153,10 +178,14 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
     def login(self, user: dict[str, Any]) -> None:
         """Set the login cookie: the user's session version and name, signed."""
         self.set_signed_cookie(
-            USER_COOKIE, f"{session_version(user)}:{user['username']}",
+            self.cookie_name, f"{session_version(user)}:{user['username']}",
             expires_days=COOKIE_DAYS, httponly=True, samesite="Lax",
-            secure=self.request.protocol == "https",
+            secure=self.request.protocol == "https", path="/",
         )  # fmt: skip
+
+    def forget_login(self) -> None:
+        """Clear the login cookie (a ``__Host-`` cookie is only cleared with Secure)."""
+        self.clear_cookie(self.cookie_name, path="/", secure=self.request.protocol == "https")
 
     def get_template_namespace(self) -> dict[str, Any]:
         """Templates also see the web settings and a datetime formatter."""
@@ -188,12 +217,13 @@ class APIHandler(BaseHandler):
         """
         if "Authorization" in self.request.headers:
             return
-        if not self.get_cookie(USER_COOKIE):
+        if not self.get_cookie(self.cookie_name):
             return
         super().check_xsrf_cookie()
 
     async def prepare(self) -> None:
         """Authenticate; 401 with a JSON body when nobody is."""
+        self.require_https()
         header = self.request.headers.get("Authorization", "")
         scheme, _, credentials = header.partition(" ")
         scheme = scheme.lower()

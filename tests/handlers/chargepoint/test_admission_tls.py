@@ -1,49 +1,22 @@
 """Security profile 2 over real TLS: a self-signed certificate made for the test (openssl),
-the server context of ``--certfile/--keyfile`` (TLS 1.2 minimum), wss:// logins."""
+the server context of ``--certfile/--keyfile`` (TLS 1.2 minimum), wss:// logins. The
+certificate fixtures are in tests/handlers/conftest.py."""
 
 from __future__ import annotations
 
 import shutil
 import ssl
-import subprocess
 import warnings
 
 import pytest
 import websockets
 
-from handlers.chargepoint.admission import server_tls_context
 from handlers.routes import make_app
 from tests.charge_points import OCPP16, raw_charger
 from tests.conftest import COOKIE_SECRET
 from tests.handlers.chargepoint.test_admission_basic import add_charger, basic, events, refused
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
-
-
-@pytest.fixture
-def certificate(tmp_path):
-    """(certfile, keyfile) of a self-signed certificate for 127.0.0.1."""
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return str(cert), str(key)
-
-
-@pytest.fixture
-def ssl_options(certificate):
-    """The server's TLS context, as server.py builds it (pytest-tornado's https_server)."""
-    return server_tls_context(*certificate)
-
-
-@pytest.fixture
-def client_tls(certificate):
-    """A client context trusting the test certificate."""
-    context = ssl.create_default_context(cafile=certificate[0])
-    return context
 
 
 @pytest.fixture
