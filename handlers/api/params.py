@@ -100,7 +100,9 @@ def query_time_range(
             continue
         parsed = parse_time_bound(raw, end=name == end)
         if parsed is None:
-            raise invalid_parameter(name, "must be an RFC 3339 date-time or a YYYY-MM-DD date")
+            raise invalid_parameter(
+                name, "must be an RFC 3339 date-time or a YYYY-MM-DD date before 9999-12-31"
+            )
         bounds.append(parsed)
     low, high = bounds
     if low is not None and high is not None and high <= low:
