@@ -82,6 +82,9 @@ def _schemas() -> dict[str, Any]:
         "charger": {"type": "string"}, "connector": _null("integer"), "id_tag": _null("string"),
         "start": NULL_DATETIME, "stop": NULL_DATETIME, "meter_start": _null("integer"),
         "meter_stop": _null("integer"), "energy_wh": _null("number"),
+        "energy_claimed_wh": _null(
+            "number", description="the energy the charger claimed, when it differs from "
+            "energy_wh (capped as implausible, or a meter going backwards)"),
         "stop_reason": _null("string"), "status": {"enum": ["open", "closed"]},
         "anomalies": {"type": "array", "items": {"type": "string"},
                       "description": "integrity findings, e.g. meter_backwards"},
@@ -124,7 +127,11 @@ def _schemas() -> dict[str, Any]:
         "ts": DATETIME, "charger": {"type": "string"}, "connector": _null("integer"),
         "transaction": _null("integer"), "measurand": _null("string"), "phase": _null("string"),
         "unit": _null("string"), "context": _null("string"), "location": _null("string"),
-        "value": {"type": "number", "description": "energy in Wh (kWh is normalised)"},
+        "value": _null("number", description="in W, Wh, ... (kWh and kW are normalised);"
+                       " null when the value is not a finite number (see raw)"),
+        "raw": _null("string", description="the value as sent, when it is not a number"),
+        "excluded": _null("string", description="why the value is never used for energy:"
+                          " future, before_start or non_finite"),
     })  # fmt: skip
     tag_changes = {
         "label": _null("string", maxLength=200),

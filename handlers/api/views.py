@@ -39,6 +39,7 @@ def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
         "meter_start": doc.get("meter_start"),
         "meter_stop": doc.get("meter_stop"),
         "energy_wh": doc.get("energy_wh"),
+        "energy_claimed_wh": doc.get("energy_claimed_wh"),
         "stop_reason": doc.get("stop_reason"),
         "status": "open" if doc.get("open") else "closed",
         "anomalies": [a.get("kind") for a in doc.get("anomalies") or [] if isinstance(a, dict)],
@@ -129,6 +130,8 @@ def meter_value_view(doc: dict[str, Any]) -> dict[str, Any]:
         "context": meta.get("context"),
         "location": meta.get("location"),
         "value": doc.get("value"),
+        "raw": doc.get("raw"),
+        "excluded": doc.get("excluded"),
     }
 
 

@@ -59,7 +59,8 @@ async def test_sessions_newest_first_exactly(http_url, auth_headers, sessions):
     assert body["items"][2] == {
         "id": 1, "kind": "session", "charger": "CP1", "connector": 1, "id_tag": 'a,"b"',
         "start": "2026-01-01T10:00:00.000Z", "stop": "2026-01-01T11:00:00.000Z",
-        "meter_start": 1000, "meter_stop": 2500, "energy_wh": 1500, "stop_reason": "Local",
+        "meter_start": 1000, "meter_stop": 2500, "energy_wh": 1500, "energy_claimed_wh": None,
+        "stop_reason": "Local",
         "status": "closed", "anomalies": [],
     }  # fmt: skip
     assert body["items"][1]["status"] == "open" and body["items"][1]["stop"] is None
@@ -215,7 +216,7 @@ async def test_meter_values_of_a_charger_exactly(http_url, auth_headers, samples
     assert body["items"][0] == {
         "ts": "2026-01-01T10:02:00.000Z", "charger": "CP1", "connector": 1, "transaction": 1,
         "measurand": MEASURAND, "phase": None, "unit": "Wh", "context": "Sample.Periodic",
-        "location": None, "value": 300.0,
+        "location": None, "value": 300.0, "raw": None, "excluded": None,
     }  # fmt: skip
 
 

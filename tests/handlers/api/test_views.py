@@ -28,9 +28,11 @@ def test_transaction_view():
     assert views.transaction_view(SESSION) == {
         "id": 7, "kind": "session", "charger": "CP1", "connector": 2, "id_tag": "TAG1",
         "start": T0, "stop": T1, "meter_start": 1000, "meter_stop": 3400, "energy_wh": 2400,
-        "stop_reason": "Local", "status": "closed",
+        "energy_claimed_wh": None, "stop_reason": "Local", "status": "closed",
         "anomalies": ["meter_backwards", "register_jump"],
     }  # fmt: skip
+    capped = views.transaction_view({**SESSION, "energy_claimed_wh": 1e9})
+    assert capped["energy_claimed_wh"] == 1e9  # the charger's claim, beside what is billed
 
 
 def test_transaction_view_of_a_sparse_document():
@@ -122,7 +124,10 @@ def test_meter_value_view_flattens_the_meta():
            "meta": {"charger": "CP1", "connector": 2, "transaction": None,
                     "measurand": "Power.Active.Import", "phase": "L1", "unit": "W",
                     "context": "Sample.Periodic", "location": "Inlet"}}  # fmt: skip
-    assert views.meter_value_view(doc) == {"ts": T0, **doc["meta"], "value": 11000.0}
+    assert views.meter_value_view(doc) == {"ts": T0, **doc["meta"], "value": 11000.0,
+                                           "raw": "x", "excluded": None}  # fmt: skip
+    future = {**doc, "excluded": "future"}
+    assert views.meter_value_view(future)["excluded"] == "future"  # told why it is not billed
     assert views.meter_value_view({})["charger"] is None
 
 
