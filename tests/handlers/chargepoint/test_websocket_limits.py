@@ -206,10 +206,12 @@ async def test_one_ip_cannot_take_every_charger_slot(limits, ws_url, db):
 
 
 # Issue 21: one 64 KB MeterValues frame became 4,600 documents.
-def meter_values(count: int) -> dict:
-    """A MeterValues payload with ``count`` sampled values."""
-    return {"connectorId": 1, "meterValue": [{"timestamp": "2025-01-01T00:00:00Z",
-            "sampledValue": [{"value": str(n)} for n in range(count)]}]}  # fmt: skip
+def meter_values(count: int, first: int = 0) -> dict:
+    """A MeterValues payload with ``count`` distinct sampled values (one reading a second:
+    values alike in time, measurand, phase, location and context are one reading)."""
+    return {"connectorId": 1, "meterValue": [
+        {"timestamp": f"2025-01-01T00:{n // 60:02d}:{n % 60:02d}Z", "sampledValue": [
+            {"value": str(n)}]} for n in range(first, first + count)]}  # fmt: skip
 
 
 @pytest.mark.gen_test
@@ -236,7 +238,7 @@ async def test_sampled_values_count_against_their_own_rate_and_are_delayed(limit
         assert await cp.call("m1", "MeterValues", meter_values(10)) == [3, "m1", {}]
         # The values' burst is spent: the next frame waits ~0.5 s (10 values at 20/s),
         # then it is answered and stored: delayed, never refused.
-        await cp.send([2, "m2", "MeterValues", meter_values(10)])
+        await cp.send([2, "m2", "MeterValues", meter_values(10, first=10)])
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(asyncio.shield(reply := asyncio.ensure_future(cp.recv())), 0.2)
         assert await asyncio.wait_for(reply, 3) == [3, "m2", {}]
