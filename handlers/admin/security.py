@@ -86,6 +86,7 @@ class SecurityEventsHandler(SecurityAdminHandler):
             limits=limits, idle=limits.idle_seconds(heartbeat),
             allow_unknown=self.allow_unknown, tls=self.tls_available,
             unknown_count=await self.unknown.count(), shown=EVENTS_SHOWN,
+            default_profile=self.services.settings.default_security_profile,
         )  # fmt: skip
 
 

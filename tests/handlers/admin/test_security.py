@@ -167,3 +167,16 @@ async def test_failed_logins_are_listed_with_ip_and_reason(
     assert "wrong key" in charger_page
     assert 'id="unknown-link"' in page
     assert "registered when they connect" in page
+
+
+@pytest.mark.gen_test
+async def test_the_settings_table_tells_what_profile_0_means_and_the_new_limits(
+    http_url, admin_user
+):
+    browser = await admin_browser(http_url, admin_user)
+    page = page_text(await browser.get(SECURITY))
+    assert ('<td id="default-profile">0 (no credentials: anyone who knows an id can connect'
+            " as it)</td>") in page  # fmt: skip
+    assert "100 at once per IP, then 1.0/s" in page
+    assert "1000 at once in all, then 10.0/s" in page
+    assert "at most 10000, then HTTP 503; 1000 per IP" in page
