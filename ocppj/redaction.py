@@ -9,6 +9,7 @@ the logged frame, the stored command and the configuration we keep.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -26,14 +27,9 @@ def redact_payload(action: str | None, payload: dict[str, Any]) -> dict[str, Any
 
 def redact_frame(action: str | None, text: str) -> str:
     """A CALL frame's text with secret values replaced; other frames unchanged."""
-    if action != "ChangeConfiguration" or not any(key in text for key in SECRET_KEYS):
+    if action != "ChangeConfiguration":
         return text
-    try:
-        frame = orjson.loads(text)
-        frame[3] = redact_payload(action, frame[3])
-    except (orjson.JSONDecodeError, IndexError, TypeError, AttributeError):
-        return text
-    return orjson.dumps(frame).decode()
+    return _rewrite(text, 3, lambda payload: redact_payload(action, payload))
 
 
 def redact_reply(action: str | None, payload: dict[str, Any]) -> dict[str, Any]:
@@ -47,11 +43,19 @@ def redact_reply(action: str | None, payload: dict[str, Any]) -> dict[str, Any]:
 
 def redact_reply_frame(action: str | None, text: str) -> str:
     """A CALLRESULT frame's text with reported secret values replaced."""
-    if action != "GetConfiguration" or not any(key in text for key in SECRET_KEYS):
+    if action != "GetConfiguration":
+        return text
+    return _rewrite(text, 2, lambda payload: redact_reply(action, payload))
+
+
+def _rewrite(text: str, index: int, redact: Callable[[Any], Any]) -> str:
+    """``text`` with the frame's element ``index`` redacted; unchanged when no secret key
+    is named in it or it cannot be read."""
+    if not any(key in text for key in SECRET_KEYS):
         return text
     try:
         frame = orjson.loads(text)
-        frame[2] = redact_reply(action, frame[2])
+        frame[index] = redact(frame[index])
     except (orjson.JSONDecodeError, IndexError, TypeError, AttributeError):
         return text
     return orjson.dumps(frame).decode()
