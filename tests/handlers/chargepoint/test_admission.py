@@ -7,26 +7,9 @@ import pytest
 from csms.services import CsmsSettings
 from handlers.chargepoint.admission import FailureLimiter
 from handlers.chargepoint.limits import KeyedBuckets, LimitSettings
-from handlers.routes import make_app
 from ocppj.timeutil import utcnow
 from tests.charge_points import raw_charger
-from tests.conftest import COOKIE_SECRET
 from tests.handlers.chargepoint.test_admission_basic import refused
-
-
-@pytest.fixture
-def limits():
-    """The limits of the app under test (tests parametrize this)."""
-    return LimitSettings()
-
-
-@pytest.fixture
-def app(services, registry, web_settings, limits):
-    """The application with ``limits``."""
-    return make_app(
-        services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
-        ping_interval=None, ping_timeout=None, limits=limits,
-    )  # fmt: skip
 
 
 class Clock:

@@ -13,9 +13,7 @@ from websockets.exceptions import InvalidStatus
 
 from csms.logfiles import FrameLog
 from handlers.chargepoint.limits import LimitSettings
-from handlers.routes import make_app
 from tests.charge_points import raw_charger
-from tests.conftest import COOKIE_SECRET
 
 
 @pytest.mark.gen_test
@@ -83,15 +81,6 @@ async def test_incoming_frames_go_to_the_sinks_own_log_not_the_frame_log(
 def limits():
     """The sink's limits in these tests: tiny, so they are reached."""
     return LimitSettings(sink_max_connections=3, sink_max_connections_per_ip=2)
-
-
-@pytest.fixture
-def app(services, registry, web_settings, limits):
-    """The application with ``limits``."""
-    return make_app(
-        services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
-        ping_interval=None, ping_timeout=None, limits=limits,
-    )  # fmt: skip
 
 
 @pytest.mark.gen_test

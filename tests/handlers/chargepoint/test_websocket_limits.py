@@ -14,31 +14,14 @@ from tornado.testing import bind_unused_port
 from websockets.exceptions import ConnectionClosed
 
 from handlers.chargepoint.limits import LimitSettings
-from handlers.routes import make_app
 from ocppj.timeutil import utcnow
 from tests.charge_points import raw_charger
-from tests.conftest import COOKIE_SECRET
 from tests.handlers.chargepoint.test_admission_basic import add_charger, basic, refused
 
 METER_VALUES = {
     "connectorId": 1,
     "meterValue": [{"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": "10"}]}],
 }
-
-
-@pytest.fixture
-def limits():
-    """The limits of the app under test (tests parametrize this)."""
-    return LimitSettings()
-
-
-@pytest.fixture
-def app(services, registry, web_settings, limits):
-    """The application with ``limits``."""
-    return make_app(
-        services, registry, web=web_settings, cookie_secret=COOKIE_SECRET,
-        ping_interval=None, ping_timeout=None, limits=limits,
-    )  # fmt: skip
 
 
 async def closed_with(cp, timeout: float = 5.0) -> int:
