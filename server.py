@@ -2,9 +2,9 @@
 
     python server.py --host H --port P --data-dir D [--mongodb-uri URI]
 
-Each option can also come from the environment (CSMS_HOST, CSMS_PORT,
-CSMS_DATA_DIR, MONGODB_URI, ...). Without a URI the embedded SecantusDB
-server is started as a child process with its data in D/db.
+The options live in ``server_options.py`` (each can also come from the environment:
+CSMS_HOST, CSMS_PORT, CSMS_DATA_DIR, MONGODB_URI, ...). Without a URI the embedded
+SecantusDB server is started as a child process with its data in D/db.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import math
 import os
 import resource
 import secrets
@@ -27,225 +26,20 @@ from tornado.netutil import bind_sockets
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
-from handlers.base import DEFAULT_TILE_URL, WebSettings
+from handlers.base import WebSettings
 from handlers.chargepoint.admission import server_tls_context
 from handlers.chargepoint.guard import GuardedHTTPServer, socket_limit
-from handlers.chargepoint.limits import LimitSettings
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
+from server_options import limit_settings, parse_args
 from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
 FULL_GC_AFTER = 1000  # generation-1 passes before a full one is considered (Python's: 10)
 
 EXIT_STARTUP = 2
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """A boolean from the environment: 1/true/yes/on (any case) is True."""
-    value = os.environ.get(name)
-    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
-
-
-def positive_float(text: str) -> float:
-    """A number greater than 0 (argparse type)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text!r}")
-    return value
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Command-line options, defaulting to the environment."""
-    env = os.environ.get
-    parser = argparse.ArgumentParser(description="OCPP 1.6J Central System")
-    parser.add_argument("--host", default=env("CSMS_HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(env("CSMS_PORT", "8000")))
-    parser.add_argument("--data-dir", default=env("CSMS_DATA_DIR", "./data"))
-    parser.add_argument("--mongodb-uri", default=env("MONGODB_URI") or None)
-    parser.add_argument(
-        "--heartbeat-interval", type=int, default=int(env("CSMS_HEARTBEAT_INTERVAL", "300")),
-        help="seconds, sent in BootNotification.conf",
-    )  # fmt: skip
-    parser.add_argument(
-        "--ping-interval", type=float, default=float(env("CSMS_PING_INTERVAL", "60")),
-        help="seconds between WebSocket pings (0: off)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--ping-timeout", type=float, default=float(env("CSMS_PING_TIMEOUT", "30")),
-        help="seconds to wait for a pong before closing",
-    )  # fmt: skip
-    parser.add_argument(
-        "--admin-password", default=env("CSMS_ADMIN_PASSWORD") or None,
-        help="password of the 'admin' user created on first start (else a random one is printed)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--public-url", default=env("CSMS_PUBLIC_URL") or None,
-        help="base URL of the landing pages in QR codes (default http://HOST:PORT)",
-    )  # fmt: skip
-    parser.add_argument("--tile-url", default=env("CSMS_TILE_URL") or DEFAULT_TILE_URL)
-    parser.add_argument("--cookie-secret", default=env("CSMS_COOKIE_SECRET") or None)
-    parser.add_argument(
-        "--require-rfid-default", action=argparse.BooleanOptionalAction,
-        default=env_flag("CSMS_REQUIRE_RFID_DEFAULT", False),
-        help="new chargers (registered or added) get require_rfid on: unknown tags are Invalid",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-connector-kw", type=positive_float,
-        default=env("CSMS_MAX_CONNECTOR_KW", "400"),
-        help="the most a connector delivers: energy beyond it in a session's time is flagged"
-        " and not billed (default 400)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--max-clock-skew-hours", type=positive_float,
-        default=env("CSMS_MAX_CLOCK_SKEW_HOURS", "24"),
-        help="a charger time further ahead of the server's is implausible: such readings"
-        " are kept but never used for energy (default 24)",
-    )  # fmt: skip
-    parser.add_argument("--log-level", default=env("CSMS_LOG_LEVEL", "INFO"))
-    parser.add_argument(
-        "--allow-simulator-targets", action=argparse.BooleanOptionalAction,
-        default=env_flag("CSMS_ALLOW_SIMULATOR_TARGETS", False),
-        help="admin simulators may connect to any host and port (default: only this server)",
-    )  # fmt: skip
-    web = WebSettings()
-    logins = [
-        ("--login-failures-per-ip", "CSMS_LOGIN_FAILURES_PER_IP", int,
-         web.login_failures_per_ip, "failed operator logins per IP per window before 429"),
-        ("--login-failures-per-user", "CSMS_LOGIN_FAILURES_PER_USER", int,
-         web.login_failures_per_user, "failed logins per user name per window before 429"),
-        ("--login-failure-window", "CSMS_LOGIN_FAILURE_WINDOW", float,
-         web.login_failure_window, "seconds (failed operator logins)"),
-    ]  # fmt: skip
-    for flag, name, kind, default, text in logins:
-        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
-    add_security_args(parser)
-    args = parser.parse_args(argv)
-    if args.keyfile and not args.certfile:
-        parser.error("--keyfile needs --certfile")
-    if args.tls_port and not args.certfile:
-        parser.error("--tls-port needs --certfile")
-    return args
-
-
-def add_security_args(parser: argparse.ArgumentParser) -> None:
-    """Options of charger security (profiles 1-2, unknown chargers) and connection limits."""
-    env = os.environ.get
-    defaults = LimitSettings()
-    parser.add_argument(
-        "--certfile", default=env("CSMS_CERTFILE") or None,
-        help="TLS certificate chain (PEM): serve https/wss (security profile 2)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--keyfile", default=env("CSMS_KEYFILE") or None,
-        help="private key of --certfile (PEM; default: inside the certfile)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--tls-port", type=int, default=int(env("CSMS_TLS_PORT", "0")) or None,
-        help="serve TLS on this port and plain HTTP on --port (default: TLS on --port)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--allow-unknown-chargers", action=argparse.BooleanOptionalAction,
-        default=env_flag("CSMS_ALLOW_UNKNOWN_CHARGERS", True),
-        help="register unknown charger ids when they connect (else 404 and listed)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--uvloop", action=argparse.BooleanOptionalAction, default=env_flag("CSMS_UVLOOP", True),
-        help="run on uvloop's event loop when it is installed (~10%% less CPU per message)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--behind-proxy", action=argparse.BooleanOptionalAction,
-        default=env_flag("CSMS_BEHIND_PROXY", False),
-        help="trust X-Forwarded-For/X-Real-Ip/X-Forwarded-Proto (only behind your own proxy)",
-    )  # fmt: skip
-    limit = [
-        ("--max-connections", "CSMS_MAX_CONNECTIONS", int, defaults.max_connections,
-         "open charger connections before HTTP 503 (0: no cap)"),
-        ("--message-rate", "CSMS_MESSAGE_RATE", float, defaults.message_rate,
-         "frames/s per charger connection (0: no limit)"),
-        ("--message-burst", "CSMS_MESSAGE_BURST", int, defaults.message_burst,
-         "frames a connection may send at once above the rate"),
-        ("--rate-close-after", "CSMS_RATE_CLOSE_AFTER", int, defaults.rate_close_after,
-         "frames refused within 10 s before the connection is closed (1008; 0: never)"),
-        ("--auth-failures", "CSMS_AUTH_FAILURES", int, defaults.auth_failures,
-         "failed charger logins per IP per window before HTTP 429 (0: no limit)"),
-        ("--auth-failure-window", "CSMS_AUTH_FAILURE_WINDOW", float,
-         defaults.auth_failure_window, "seconds"),
-        ("--header-timeout", "CSMS_HEADER_TIMEOUT", float, defaults.header_timeout,
-         "seconds to receive a request's headers"),
-        ("--max-connections-per-ip", "CSMS_MAX_CONNECTIONS_PER_IP", int,
-         defaults.max_connections_per_ip, "open charger connections per IP before 503 (0: no cap)"),
-        ("--sample-rate", "CSMS_SAMPLE_RATE", float, defaults.sample_rate,
-         "sampled values/s per charger connection; over it frames are delayed (0: no limit)"),
-        ("--max-sampled-values", "CSMS_MAX_SAMPLED_VALUES", int, defaults.max_sampled_values,
-         "sampled values in one frame before CALLERROR OccurenceConstraintViolation (0: any)"),
-        ("--registration-rate-per-ip", "CSMS_REGISTRATION_RATE_PER_IP", float,
-         defaults.registration_rate_per_ip, "new charger ids registered per second per IP"),
-        ("--registration-burst-per-ip", "CSMS_REGISTRATION_BURST_PER_IP", int,
-         defaults.registration_burst_per_ip, "new charger ids one IP may register at once"),
-        ("--registration-rate", "CSMS_REGISTRATION_RATE", float, defaults.registration_rate,
-         "new charger ids registered per second in all (0: no limit)"),
-        ("--registration-burst", "CSMS_REGISTRATION_BURST", int, defaults.registration_burst,
-         "new charger ids registered at once in all"),
-        ("--sink-max-connections", "CSMS_SINK_MAX_CONNECTIONS", int,
-         defaults.sink_max_connections, "open /ws/sink/ connections (0: no cap)"),
-        ("--sink-max-connections-per-ip", "CSMS_SINK_MAX_CONNECTIONS_PER_IP", int,
-         defaults.sink_max_connections_per_ip, "open /ws/sink/ connections per IP"),
-        ("--sink-message-rate", "CSMS_SINK_MESSAGE_RATE", float, defaults.sink_message_rate,
-         "frames/s per sink connection (0: no limit)"),
-        ("--body-timeout", "CSMS_BODY_TIMEOUT", float, defaults.body_timeout,
-         "seconds to receive a request body"),
-        ("--max-body-size", "CSMS_MAX_BODY_SIZE", int, defaults.max_body_size,
-         "bytes of a request body before HTTP 413"),
-        ("--max-open-sockets", "CSMS_MAX_OPEN_SOCKETS", int, defaults.max_open_sockets,
-         "open TCP connections of every kind (lowered to the file descriptor limit)"),
-        ("--max-open-sockets-per-ip", "CSMS_MAX_OPEN_SOCKETS_PER_IP", int,
-         defaults.max_open_sockets_per_ip, "open TCP connections per socket peer IP (0: no cap)"),
-    ]  # fmt: skip
-    for flag, name, kind, default, text in limit:
-        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
-    parser.add_argument(
-        "--default-security-profile", type=int, choices=(0, 1, 2),
-        default=int(env("CSMS_DEFAULT_SECURITY_PROFILE", "0")),
-        help="security profile of chargers created from now on (registered or added; 1-2"
-        " need a key before they can connect; default 0)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--idle-timeout", type=float,
-        default=float(env("CSMS_IDLE_TIMEOUT")) if env("CSMS_IDLE_TIMEOUT") else None,
-        help="close a charger silent this many seconds (default 3 x heartbeat + 60; 0: off)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--charger-origin", action="append",
-        default=[o.strip() for o in env("CSMS_CHARGER_ORIGINS", "").split(",") if o.strip()],
-        help="an Origin header value a charger may send (repeatable; browsers are refused)",
-    )  # fmt: skip
-
-
-def limit_settings(args: argparse.Namespace) -> LimitSettings:
-    """The connection limits from the options."""
-    return LimitSettings(
-        max_connections=args.max_connections, idle_timeout=args.idle_timeout,
-        message_rate=args.message_rate, message_burst=args.message_burst,
-        rate_close_after=args.rate_close_after, auth_failures=args.auth_failures,
-        auth_failure_window=args.auth_failure_window, header_timeout=args.header_timeout,
-        charger_origins=tuple(args.charger_origin),
-        max_connections_per_ip=args.max_connections_per_ip, sample_rate=args.sample_rate,
-        max_sampled_values=args.max_sampled_values,
-        registration_rate_per_ip=args.registration_rate_per_ip,
-        registration_burst_per_ip=args.registration_burst_per_ip,
-        registration_rate=args.registration_rate, registration_burst=args.registration_burst,
-        sink_max_connections=args.sink_max_connections,
-        sink_max_connections_per_ip=args.sink_max_connections_per_ip,
-        sink_message_rate=args.sink_message_rate, body_timeout=args.body_timeout,
-        max_body_size=args.max_body_size, max_open_sockets=args.max_open_sockets,
-        max_open_sockets_per_ip=args.max_open_sockets_per_ip,
-    )  # fmt: skip
 
 
 class Server:

@@ -250,7 +250,7 @@ def test_max_connector_kw_must_be_a_positive_number(tmp_path, value):
 
 
 def test_availability_flags_reach_the_limits_and_settings(monkeypatch):
-    import server
+    import server_options as server
 
     monkeypatch.setenv("CSMS_MAX_BODY_SIZE", "1000")
     args = server.parse_args(["--max-connections-per-ip", "7", "--sink-message-rate", "0.5",
