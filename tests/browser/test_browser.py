@@ -1,95 +1,26 @@
-"""The operator's browser: headless Chromium drives the real server (server.py).
+"""The operator's journey in headless Chromium against the real server (server.py).
 
 Logs in, watches a charger connected by an independent ``ocpp`` charge point turn
 "Charging" without a reload, drags the map marker and saves the coordinates, and
-opens the landing page. Screenshots go to tests/artifacts/ (ignored by git).
-CI sets CSMS_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping.
+opens the landing page. Fixtures: ``conftest.py``; the server: ``support.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
-import os
-import shutil
-import signal
-import subprocess
-import sys
 import threading
-import urllib.request
-from pathlib import Path
 
 import pytest
 import websockets
 from ocpp.v16 import ChargePoint, call
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
-from models.embedded import free_port
+from tests.browser.support import ARTIFACTS, PASSWORD, api_get
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-PASSWORD = "browser-test-pw"
 CHARGER = "BROWSER-1"
-
-
-def _browser_available() -> bool:
-    return all(shutil.which(path) or os.path.exists(path) for path in (CHROMIUM, CHROMEDRIVER))
-
-
-if not _browser_available():
-    if os.environ.get("CSMS_REQUIRE_BROWSER"):
-        raise RuntimeError("Chromium and chromedriver are required (CSMS_REQUIRE_BROWSER is set)")
-    pytest.skip("Chromium/chromedriver not installed", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """server.py on a free loopback port with its own embedded database."""
-    data = tmp_path_factory.mktemp("browser-data")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--data-dir", str(data),
-         "--admin-password", PASSWORD, "--ping-interval", "0",
-         "--tile-url", f"http://127.0.0.1:{port}/static/css/none/{{z}}/{{x}}/{{y}}.png"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        for _ in range(10):
-            line = process.stdout.readline()
-            if not line or "CSMS listening" in line:
-                break
-        assert "CSMS listening" in line, process.stderr.read()
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(20)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless Chromium through chromedriver (no downloads, no background networking)."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", "--disable-quic",
-                "--window-size=1280,900"):  # fmt: skip
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
 
 
 class ChargerThread(threading.Thread):
@@ -131,15 +62,6 @@ class ChargerThread(threading.Thread):
             self.charging.set()
             await self._wait(self.finish)
             task.cancel()
-
-
-def api_get(server: str, path: str) -> dict:
-    """GET a JSON API path with HTTP Basic credentials."""
-    request = urllib.request.Request(server + path)
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def test_operator_journey(server, browser):

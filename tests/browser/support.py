@@ -1,0 +1,66 @@
+"""What the browser tests share: the real server (server.py) started on a free loopback
+port with its own embedded database, headless Chromium through chromedriver, and an API
+GET with the admin's credentials. Fixtures are in ``conftest.py``; each test module gets
+its own server (module scope). Screenshots go to tests/artifacts/ (ignored by git).
+CI sets CSMS_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from models.embedded import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+PASSWORD = "browser-test-pw"
+
+
+def browser_available() -> bool:
+    """Chromium and chromedriver are installed."""
+    return all(shutil.which(path) or os.path.exists(path) for path in (CHROMIUM, CHROMEDRIVER))
+
+
+@contextlib.contextmanager
+def running_server(data: Path, *extra: str) -> Iterator[str]:
+    """server.py with ``extra`` flags on a free port; yields its base URL, then stops it
+    by its pid (SIGTERM)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "server.py"), "--port", str(port), "--data-dir", str(data),
+         "--admin-password", PASSWORD, "--ping-interval", "0",
+         "--tile-url", f"http://127.0.0.1:{port}/static/css/none/{{z}}/{{x}}/{{y}}.png",
+         *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        for _ in range(10):
+            line = process.stdout.readline()
+            if not line or "CSMS listening" in line:
+                break
+        assert "CSMS listening" in line, process.stderr.read()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(20)
+
+
+def api_get(server: str, path: str) -> dict:
+    """GET a JSON API path with HTTP Basic credentials."""
+    request = urllib.request.Request(server + path)
+    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())
