@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from csms import billing
 from csms.context import CallContext
 from ocppj.timeutil import format_datetime, parse_datetime
 
@@ -59,6 +60,7 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
         "received": ctx.now,
     }
     statuses = ctx.state.statuses
+    await billing.note_status(ctx, connector, payload["status"], statuses.get(connector), ts)
     statuses[connector] = payload["status"]
     ctx.services.chargers.set_connector(
         ctx.charger_id, connector, status, sorted(set(statuses.values()))

@@ -17,6 +17,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from csms import billing
 from csms.context import CallContext
 from csms.registers import NON_FINITE, out_of_window, plausible_max_wh
 from ocppj.measurands import ENERGY_REGISTER, POWER
@@ -177,6 +178,8 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
     )
     await services.meter_values.backpressure()
     power = latest(docs, POWER)
+    if transaction is not None and power is not None:
+        await billing.note_power(ctx, transaction, power[1], power[0])
     services.bus.publish(
         "meter",
         ctx.charger_id,

@@ -27,6 +27,7 @@ from models.reservations import ReservationRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
 from models.simulators import SimulatorRepo
+from models.tariffs import TariffRepo
 from models.transactions import TransactionRepo
 from models.unknown_chargers import UnknownChargerRepo
 from models.users import TokenRepo, UserRepo
@@ -82,6 +83,7 @@ class Services:
     local_lists: LocalListRepo
     unknown_chargers: UnknownChargerRepo
     simulators: SimulatorRepo
+    tariffs: TariffRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
@@ -130,6 +132,7 @@ class Services:
             local_lists=LocalListRepo(db),
             unknown_chargers=UnknownChargerRepo(db),
             simulators=SimulatorRepo(db),
+            tariffs=TariffRepo(db),
         )
 
     @property

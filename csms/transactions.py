@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from csms import billing
 from csms.authorization import authorize_request, id_tag_info
 from csms.context import CallContext
 from csms.metering import last_register, sample_documents, screen
@@ -66,6 +67,7 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         "stop_reason": None,
         "energy_wh": None,
         "anomalies": anomalies,
+        "tariff": await billing.session_tariff(services, charger, key),
         "created": ctx.now,
         "updated": ctx.now,
     }
@@ -125,12 +127,10 @@ async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
     anomalies.insert(
         0, {"kind": "superseded_by_new_start", "ts": ctx.now, "estimated_energy": energy}
     )
-    await services.transactions.close(
-        previous["_id"],
-        {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
-         "superseded": True, "updated": ctx.now},
-        anomalies=anomalies,
-    )  # fmt: skip
+    fields = {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
+              "superseded": True, "updated": ctx.now}  # fmt: skip
+    fields["cost"] = await billing.stop_cost(services, previous, fields)
+    await services.transactions.close(previous["_id"], fields, anomalies=anomalies)
     for anomaly in anomalies:
         await services.anomalies.record(
             ctx.charger_id, anomaly["kind"], ctx.now, transaction=previous["_id"]
@@ -165,6 +165,8 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
     await services.meter_values.insert_now(samples)
     register = await last_register(ctx, tx_id, samples)
     fields, anomalies = _stop_fields(ctx, tx, payload, stop_ts, register)
+    # The cost is part of the stop's own write (durable before the stop is acknowledged).
+    fields["cost"] = await billing.stop_cost(services, tx, fields)
     if late:
         anomalies.insert(0, {"kind": "late_stop_after_supersede", "ts": ctx.now,
                              "estimated_energy": tx.get("energy_wh")})  # fmt: skip

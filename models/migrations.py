@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, security_events, unknown_chargers
+from models import charging_profiles, reservations, security_events, tariffs, unknown_chargers
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -76,6 +76,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "local_lists": [],
     "unknown_chargers": unknown_chargers.INDEXES,
     "rfid_tags": [],
+    "tariffs": tariffs.INDEXES,
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
@@ -136,12 +137,20 @@ async def _security_event_stored(db: AsyncDatabase) -> None:
     await db.security_events.update_many(missing, [{"$set": {"stored": "$ts"}}])
 
 
+async def _tariff_user_indexes(db: AsyncDatabase) -> None:
+    """Chargers, RFID tags and sites are found by the tariff they name (a tariff in use
+    is not deleted)."""
+    for name, index in tariffs.USER_INDEXES.items():
+        await db[name].create_indexes([index])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
     (3, "charger search terms and connector statuses", _charger_search_fields),
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
+    (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -33,8 +33,10 @@ class RfidRepo:
         expiry: datetime | None = None,
         parent_id_tag: str | None = None,
         max_active_transactions: int = 1,
+        tariff: str | None = None,
     ) -> dict[str, Any]:
-        """Create or replace a tag; status is ``accepted`` or ``blocked``."""
+        """Create or replace a tag; status is ``accepted`` or ``blocked``; ``tariff``: the
+        tag's own tariff (a fleet contract), or None."""
         doc = {
             "_id": tag_key(id_tag),
             "id_tag": id_tag,
@@ -43,6 +45,7 @@ class RfidRepo:
             "expiry": expiry,
             "parent_id_tag": parent_id_tag,
             "max_active_transactions": max_active_transactions,
+            "tariff": tariff,
         }
         await self._coll.replace_one({"_id": doc["_id"]}, doc, upsert=True)
         return doc

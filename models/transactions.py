@@ -6,6 +6,7 @@ they use majority write concern and are never batched.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -104,6 +105,19 @@ class TransactionRepo:
         )
         return result.modified_count == 1
 
+    async def idle_start(self, tx_id: int, ts: datetime) -> None:
+        """An open session's connector became idle at ``ts`` (see ``csms.billing``)."""
+        await self._coll.update_one(
+            {"_id": tx_id, "open": True, "idle_since": None}, {"$set": {"idle_since": ts}}
+        )
+
+    async def idle_end(self, tx_id: int, since: datetime, ts: datetime) -> None:
+        """The idle interval that began at ``since`` ended at ``ts``."""
+        await self._coll.update_one(
+            {"_id": tx_id, "open": True, "idle_since": since},
+            {"$set": {"idle_since": None}, "$push": {"idle": {"from": since, "to": ts}}},
+        )
+
     async def find_orphan_stop(
         self, charger: str, charger_tx_id: int, stop_ts: datetime
     ) -> dict[str, Any] | None:
@@ -146,6 +160,19 @@ class TransactionRepo:
         cursor = self._coll.find(query).sort([("start_ts", DESCENDING), ("_id", DESCENDING)])
         page = await cursor.skip(skip).limit(limit).to_list()
         return page, await self._coll.count_documents(query)
+
+    def costed(
+        self, start_from: datetime | None = None, start_to: datetime | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every session with a stored cost started in [start_from, start_to), oldest first."""
+        query: dict[str, Any] = {"cost": {"$type": "object"}}
+        if start_from is not None or start_to is not None:
+            query["start_ts"] = {"$type": "date"}
+            if start_from is not None:
+                query["start_ts"]["$gte"] = start_from
+            if start_to is not None:
+                query["start_ts"]["$lt"] = start_to
+        return self._coll.find(query).sort("start_ts", 1)
 
     async def energy_total(self, charger: str) -> float:
         """Energy (Wh) of every closed session of a charger."""

@@ -17,6 +17,7 @@ import orjson
 from csms import remote
 from csms.chargers import STATUS_FILTERS, delete_charger
 from csms.remote_params import BOOLEAN, NUMBER, OBJECT, STRING, Param, ParameterError
+from csms.tariffs import is_timezone
 from handlers import forms
 from handlers.api.params import (
     invalid_field,
@@ -26,6 +27,7 @@ from handlers.api.params import (
     query_page,
     query_text,
 )
+from handlers.api.tariffs import check_tariff_reference
 from handlers.api.views import charger_view, message_view
 from handlers.base import OUTCOME_HTTP_STATUS, ApiError, APIHandler
 from ocppj.timeutil import utcnow
@@ -44,9 +46,11 @@ CHANGES = {
     "latitude": Param("latitude", NUMBER, minimum=-90, maximum=90),
     "longitude": Param("longitude", NUMBER, minimum=-180, maximum=180),
     "config": Param("config", OBJECT),
+    "tariff": Param("tariff", STRING, max_length=48),
+    "timezone": Param("timezone", STRING, max_length=64),
 }
 # Fields that may be cleared with null.
-NULLABLE = ("latitude", "longitude")
+NULLABLE = ("latitude", "longitude", "tariff", "timezone")
 
 
 def parse_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -76,6 +80,8 @@ def parse_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
             raise ParameterError("config", str(exc)) from None
         if len(orjson.dumps(fields["config"])) > forms.MAX_CONFIG_CHARS:
             raise ParameterError("config", f"at most {forms.MAX_CONFIG_CHARS} bytes of JSON")
+    if fields.get("timezone") is not None and not is_timezone(fields["timezone"]):
+        raise ParameterError("timezone", "must be an IANA time zone such as Europe/Berlin")
     latitude = fields.get("latitude", current.get("latitude"))
     longitude = fields.get("longitude", current.get("longitude"))
     if (latitude is None) != (longitude is None):
@@ -160,6 +166,8 @@ class ChargerHandler(ChargerAPIHandler):
             fields = parse_changes(doc, body)
         except remote.ParameterError as exc:
             raise invalid_field(exc.field, exc.message) from None
+        if fields.get("tariff") is not None:
+            await check_tariff_reference(self, fields["tariff"])
         if fields:
             fields["updated"] = utcnow()
             if not await self.services.chargers.update(cid, fields):

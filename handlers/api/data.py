@@ -9,6 +9,7 @@ from datetime import datetime
 
 from tornado.iostream import StreamClosedError
 
+from csms.billing import running_cost
 from handlers.api.params import (
     invalid_parameter,
     page_of,
@@ -18,7 +19,8 @@ from handlers.api.params import (
     query_time_range,
 )
 from handlers.api.views import CSV_COLUMNS, csv_row, meter_value_view, transaction_view
-from handlers.base import APIHandler
+from handlers.base import ApiError, APIHandler
+from ocppj.timeutil import utcnow
 
 CSV_CHUNK = 500
 
@@ -44,6 +46,22 @@ class TransactionsHandler(TransactionFilterHandler):
             charger, start_from, start_to, skip=(page - 1) * per_page, limit=per_page
         )
         self.write_json(page_of([transaction_view(doc) for doc in docs], total, page, per_page))
+
+
+class TransactionHandler(APIHandler):
+    """``GET /ocpp/api/transactions/<id>/``: one session; an open one with its
+    ``running_cost`` (what it costs so far; null without a tariff)."""
+
+    async def get(self, tx_id: str) -> None:
+        """The session as the list shows it (+ ``running_cost`` while open)."""
+        doc = await self.services.transactions.get(int(tx_id)) if len(tx_id) < 19 else None
+        if doc is None:
+            raise ApiError(404, "not_found", f"no transaction {tx_id}")
+        view = transaction_view(doc)
+        if doc.get("open"):
+            await self.services.meter_values.flush()
+            view["running_cost"] = await running_cost(self.services, doc, utcnow())
+        self.write_json(view)
 
 
 class TransactionCsvHandler(TransactionFilterHandler):
@@ -102,6 +120,7 @@ class MeterValuesHandler(APIHandler):
 
 default_handlers = [
     (r"/ocpp/api/transactions/", TransactionsHandler),
+    (r"/ocpp/api/transactions/(?P<tx_id>[0-9]+)/", TransactionHandler),
     (r"/ocpp/api/transactions\.csv", TransactionCsvHandler),
     (r"/ocpp/api/meter-values/", MeterValuesHandler),
 ]

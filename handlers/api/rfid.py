@@ -17,6 +17,7 @@ from handlers.api.params import (
     invalid_field,
     refuse_unknown,
 )
+from handlers.api.tariffs import check_tariff_reference
 from handlers.api.views import escaped_path, tag_view
 from handlers.base import ApiError, APIHandler
 
@@ -30,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "expiry": None,
     "parent_id_tag": None,
     "max_active_transactions": 1,
+    "tariff": None,
 }
 FIELDS = {"id_tag", *DEFAULTS}
 
@@ -66,6 +68,7 @@ def tag_fields(body: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         "max_active_transactions": lambda: body_int(
             body, "max_active_transactions", minimum=1, maximum=MAX_ACTIVE_LIMIT
         ),
+        "tariff": lambda: body_string(body, "tariff", max_length=48, nullable=True),
     }
     values: dict[str, Any] = {}
     for name, parse in parsers.items():
@@ -89,6 +92,7 @@ class RfidTagsHandler(APIHandler):
         body = self.json_body()
         id_tag = id_tag_field(body, "id_tag", required=True)
         fields = tag_fields(body, partial=False)
+        await check_tariff_reference(self, fields["tariff"])
         if await self.services.rfid.get(id_tag) is not None:
             raise ApiError(
                 409, "already_exists", {"field": "id_tag", "message": "this tag exists already"}
@@ -119,6 +123,7 @@ class RfidTagHandler(APIHandler):
         doc = await self.existing(tag)
         spelling = self._spelling(body, doc)
         fields = tag_fields(body, partial=False)
+        await check_tariff_reference(self, fields["tariff"])
         self.write_json(tag_view(await self.services.rfid.upsert(spelling, **fields)))
 
     async def patch(self, tag: str) -> None:
@@ -128,7 +133,10 @@ class RfidTagHandler(APIHandler):
         spelling = self._spelling(body, doc)
         current = tag_view(doc)
         current.pop("id_tag")
-        current.update(tag_fields(body, partial=True))
+        changes = tag_fields(body, partial=True)
+        if "tariff" in changes:
+            await check_tariff_reference(self, changes["tariff"])
+        current.update(changes)
         self.write_json(tag_view(await self.services.rfid.upsert(spelling, **current)))
 
     async def delete(self, tag: str) -> None:

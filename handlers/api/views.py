@@ -12,6 +12,9 @@ CONNECTOR_FIELDS = ("status", "error_code", "info", "vendor_id", "vendor_error_c
 CSV_COLUMNS = (
     "id", "charger", "connector", "id_tag", "start", "stop", "meter_start", "meter_stop",
     "energy_wh", "stop_reason", "status",
+    # The stored cost (csms.billing): cost_<amount> and the tariff it was billed with.
+    "cost_currency", "cost_energy", "cost_time", "cost_idle", "cost_fee", "cost_adjustment",
+    "cost_tax", "cost_total", "tariff", "tariff_version",
 )  # fmt: skip
 
 
@@ -43,6 +46,7 @@ def transaction_view(doc: dict[str, Any]) -> dict[str, Any]:
         "stop_reason": doc.get("stop_reason"),
         "status": "open" if doc.get("open") else "closed",
         "anomalies": [a.get("kind") for a in doc.get("anomalies") or [] if isinstance(a, dict)],
+        "cost": doc.get("cost"),
     }
 
 
@@ -65,7 +69,10 @@ def csv_cell(value: Any) -> Any:
 def csv_row(doc: dict[str, Any]) -> list[Any]:
     """A transaction as a CSV row in ``CSV_COLUMNS`` order."""
     view = transaction_view(doc)
-    return [csv_cell(view[column]) for column in CSV_COLUMNS]
+    cost = view["cost"] or {}
+    view.update({f"cost_{name}": value for name, value in cost.items()})
+    view.update(tariff=cost.get("tariff"), tariff_version=cost.get("version"))
+    return [csv_cell(view.get(column)) for column in CSV_COLUMNS]
 
 
 def charger_view(
@@ -92,6 +99,8 @@ def charger_view(
         "require_rfid": bool(doc.get("require_rfid")),
         "latitude": doc.get("latitude"),
         "longitude": doc.get("longitude"),
+        "tariff": doc.get("tariff"),
+        "timezone": doc.get("timezone"),
         "landing_page": escaped_path(f"{base}/ocpp/c/", doc["_id"]),
         "log_page": escaped_path(f"{base}/ocpp/log/", doc["_id"]),
     }
@@ -144,6 +153,7 @@ def tag_view(doc: dict[str, Any]) -> dict[str, Any]:
         "expiry": doc.get("expiry"),
         "parent_id_tag": doc.get("parent_id_tag"),
         "max_active_transactions": doc.get("max_active_transactions") or 1,
+        "tariff": doc.get("tariff"),
     }
 
 

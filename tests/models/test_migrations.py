@@ -55,6 +55,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 3: charger search terms and connector statuses",
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
+        "applied 7: chargers, RFID tags and sites by their tariff",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -95,3 +96,12 @@ async def test_migration_5_gives_old_security_events_the_time_they_were_stored(d
         doc["_id"]: doc["stored"].replace(tzinfo=None) async for doc in db.security_events.find()
     }
     assert stored == {1: received, 2: datetime(2025, 5, 2)}
+
+
+@pytest.mark.gen_test
+async def test_migration_7_indexes_who_uses_a_tariff(db):
+    for name in ("chargers", "rfid_tags", "sites"):
+        index = (await db[name].index_information())["tariff"]
+        assert index["key"] == [("tariff", 1)]
+        assert index["partialFilterExpression"] == {"tariff": {"$type": "string"}}
+    assert (await db.tariffs.index_information())["version"]["unique"] is True

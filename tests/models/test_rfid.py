@@ -23,6 +23,7 @@ async def test_upsert_stores_the_upper_cased_key_and_the_spelling_as_entered(db)
     expected = {
         "_id": "DEADBEEF", "id_tag": "deadBeef", "label": "Anna", "status": "accepted",
         "expiry": EXPIRY, "parent_id_tag": "FLEET", "max_active_transactions": 1,
+        "tariff": None,
     }  # fmt: skip
     assert doc == expected
     assert await db.rfid_tags.find_one({"_id": "DEADBEEF"}) == expected
@@ -39,7 +40,7 @@ async def test_upsert_in_another_case_replaces_the_same_tag_with_defaults(db):
     assert await db.rfid_tags.count_documents({}) == 1
     assert await repo.get("Tag1") == {
         "_id": "TAG1", "id_tag": "TAG1", "label": "", "status": "blocked", "expiry": None,
-        "parent_id_tag": None, "max_active_transactions": 1,
+        "parent_id_tag": None, "max_active_transactions": 1, "tariff": None,
     }  # fmt: skip
 
 

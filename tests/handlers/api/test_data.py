@@ -61,7 +61,7 @@ async def test_sessions_newest_first_exactly(http_url, auth_headers, sessions):
         "start": "2026-01-01T10:00:00.000Z", "stop": "2026-01-01T11:00:00.000Z",
         "meter_start": 1000, "meter_stop": 2500, "energy_wh": 1500, "energy_claimed_wh": None,
         "stop_reason": "Local",
-        "status": "closed", "anomalies": [],
+        "status": "closed", "anomalies": [], "cost": None,
     }  # fmt: skip
     assert body["items"][1]["status"] == "open" and body["items"][1]["stop"] is None
     assert body["items"][0]["anomalies"] == ["meter_backwards"]
@@ -123,7 +123,10 @@ def parse_csv(response):
 
 
 HEADER = ["id", "charger", "connector", "id_tag", "start", "stop", "meter_start", "meter_stop",
-          "energy_wh", "stop_reason", "status"]  # fmt: skip
+          "energy_wh", "stop_reason", "status", "cost_currency", "cost_energy", "cost_time",
+          "cost_idle", "cost_fee", "cost_adjustment", "cost_tax", "cost_total", "tariff",
+          "tariff_version"]  # fmt: skip
+NO_COST = [""] * 10
 
 
 @pytest.mark.gen_test
@@ -143,9 +146,10 @@ async def test_csv_export(http_url, auth_headers, sessions):
         "1500",
         "Local",
         "closed",
+        *NO_COST,
     ]
     assert rows[2] == ["2", "CP1", "2", "TAG", "2026-01-02T10:00:00.000Z", "", "1000", "", "",
-                       "", "open"]  # fmt: skip
+                       "", "open", *NO_COST]  # fmt: skip
     response = await call(http_url, "/ocpp/api/transactions.csv", headers=auth_headers)
     assert b'"a,""b"""' in response.body  # quoted as CSV, not mangled
     assert response.body.startswith(b"id,charger,connector,") and b"\r\n" in response.body

@@ -11,7 +11,7 @@ from tests.handlers.api.support import assert_error, call, data
 
 RFID = "/ocpp/api/rfid/"
 DEFAULTS = {"label": "", "status": "accepted", "expiry": None, "parent_id_tag": None,
-            "max_active_transactions": 1}  # fmt: skip
+            "max_active_transactions": 1, "tariff": None}  # fmt: skip
 
 
 async def create(http_url, headers, body):
@@ -26,12 +26,12 @@ async def test_create_read_and_list(http_url, auth_headers, db):
     response = await create(http_url, auth_headers, body)
     assert response.code == 201
     assert response.headers["Location"] == "/ocpp/api/rfid/abc123/"
-    expected = {**body, "status": "blocked", "expiry": "2027-02-01T00:00:00.000Z"}
+    expected = {**body, "status": "blocked", "expiry": "2027-02-01T00:00:00.000Z", "tariff": None}
     assert data(response) == expected
     assert await db.rfid_tags.find_one({"_id": "ABC123"}) == {
         "_id": "ABC123", "id_tag": "abc123", "label": "Van 7", "status": "blocked",
         "expiry": datetime(2027, 2, 1, tzinfo=UTC), "parent_id_tag": "FLEET",
-        "max_active_transactions": 3,
+        "max_active_transactions": 3, "tariff": None,
     }  # fmt: skip
     # Tags are case-insensitive; the spelling given at creation is kept.
     assert data(await call(http_url, f"{RFID}ABC123/", headers=auth_headers)) == expected
@@ -134,7 +134,7 @@ async def test_patch_changes_only_the_given_fields(http_url, auth_headers, servi
                           headers=auth_headers)  # fmt: skip
     assert data(response) == {"id_tag": "abc", "label": "L", "status": "blocked",
                               "expiry": "2027-01-01T00:00:00.000Z", "parent_id_tag": None,
-                              "max_active_transactions": 4}  # fmt: skip
+                              "max_active_transactions": 4, "tariff": None}  # fmt: skip
     response = await call(http_url, path, method="PATCH", json={"expiry": None, "label": None},
                           headers=auth_headers)  # fmt: skip
     assert (data(response)["expiry"], data(response)["label"]) == (None, "")

@@ -29,7 +29,7 @@ def test_transaction_view():
         "id": 7, "kind": "session", "charger": "CP1", "connector": 2, "id_tag": "TAG1",
         "start": T0, "stop": T1, "meter_start": 1000, "meter_stop": 3400, "energy_wh": 2400,
         "energy_claimed_wh": None, "stop_reason": "Local", "status": "closed",
-        "anomalies": ["meter_backwards", "register_jump"],
+        "anomalies": ["meter_backwards", "register_jump"], "cost": None,
     }  # fmt: skip
     capped = views.transaction_view({**SESSION, "energy_claimed_wh": 1e9})
     assert capped["energy_claimed_wh"] == 1e9  # the charger's claim, beside what is billed
@@ -58,6 +58,7 @@ def test_csv_row_follows_the_columns():
         "id": 7, "charger": "CP1", "connector": 2, "id_tag": "'=HYPERLINK()",
         "start": "2026-01-01T10:00:00.000Z", "stop": "", "meter_start": 1000,
         "meter_stop": 3400, "energy_wh": 2400, "stop_reason": "Local", "status": "closed",
+        **dict.fromkeys(views.CSV_COLUMNS[11:], ""),
     }  # fmt: skip
 
 
@@ -134,8 +135,9 @@ def test_meter_value_view_flattens_the_meta():
 def test_tag_view_defaults():
     assert views.tag_view({"_id": "tag1"}) == {
         "id_tag": "tag1", "label": "", "status": "accepted", "expiry": None,
-        "parent_id_tag": None, "max_active_transactions": 1,
+        "parent_id_tag": None, "max_active_transactions": 1, "tariff": None,
     }  # fmt: skip
     stored = {"_id": "tag1", "id_tag": "Tag1", "label": "L", "status": "blocked",
-              "expiry": T0, "parent_id_tag": "P", "max_active_transactions": 3}  # fmt: skip
+              "expiry": T0, "parent_id_tag": "P", "max_active_transactions": 3,
+              "tariff": "FLEET"}  # fmt: skip
     assert views.tag_view(stored) == {key: stored[key] for key in stored if key != "_id"}
