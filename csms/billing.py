@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from csms.context import CallContext
-from csms.tariffs import Usage, price
+from csms.tariffs import Usage, describe, describe_periods, money_text, price
 from ocppj.measurands import ENERGY_REGISTER
 
 if TYPE_CHECKING:
@@ -164,3 +164,29 @@ async def _set_idle(ctx: CallContext, tx: dict[str, Any], idle: bool, ts: dateti
     elif not idle and since is not None:
         await repo.idle_end(tx["_id"], since, max(ts, since))
     ctx.state.idle[tx["_id"]] = idle
+
+
+async def price_view(
+    services: Services, charger: dict[str, Any], now: datetime
+) -> dict[str, Any] | None:
+    """What a driver is told before plugging in: the charger's price now in words (a
+    tag's own tariff may differ), the time-of-use periods and their time zone."""
+    tariff = await session_tariff(services, charger, "")
+    if tariff is None:
+        return None
+    terms = tariff["terms"]
+    return {
+        "tariff": tariff["id"],
+        "version": tariff["version"],
+        "currency": terms["currency"],
+        "in_words": describe(terms, now, tariff["timezone"]),
+        "periods": describe_periods(terms),
+        "timezone": tariff["timezone"],
+    }
+
+
+def cost_text(cost: dict[str, Any] | None) -> str:
+    """A stored or running cost as ``5.32 EUR`` (empty without one)."""
+    if not cost:
+        return ""
+    return f"{money_text(cost['total'], cost['currency'])} {cost['currency']}"

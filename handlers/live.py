@@ -21,12 +21,14 @@ from urllib.parse import urlencode
 import tornado.web
 from tornado.iostream import StreamClosedError
 
+from csms.billing import cost_text, running_cost
 from csms.chargers import STATUS_FILTERS
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers.api.views import connector_states, offline_since
 from handlers.base import BaseHandler, to_json
 from ocppj.measurands import ENERGY_REGISTER, POWER
+from ocppj.timeutil import utcnow
 
 DASHBOARD_PAGE_SIZE = 60
 MAX_QUERY = 100
@@ -58,6 +60,7 @@ async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]
     )
     power = _series(power_docs)
     energy = _series(energy_docs, offset=meter_start)
+    cost = await running_cost(services, tx, utcnow())
     return {
         "transaction": tx["_id"],
         "connector": tx.get("connector"),
@@ -68,6 +71,7 @@ async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]
         "energy_wh": energy[-1][1] if energy else None,
         "power": power,
         "energy": energy,
+        "cost": cost_text(cost),  # the running cost when the view was made
     }
 
 

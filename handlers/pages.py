@@ -9,10 +9,12 @@ from typing import Any
 
 import tornado.web
 
+from csms import billing
 from csms.chargers import STATUS_FILTERS
 from handlers import qrcodes
 from handlers.base import BaseHandler, Pager, kwh, to_json
 from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_card, dashboard_state
+from ocppj.timeutil import utcnow
 
 LOG_PAGE_SIZE = 50
 SESSION_PAGE_SIZE = 50
@@ -91,6 +93,13 @@ class LandingHandler(PageHandler):
         )
         if page > 1 and not sessions:
             raise tornado.web.HTTPError(404)
+        now = utcnow()
+        await self.services.meter_values.flush()
+        costs = {
+            tx["_id"]: (await billing.running_cost(self.services, tx, now) if tx.get("open")
+                        else tx.get("cost"))
+            for tx in sessions
+        }  # fmt: skip
         self.render(
             "landing.html",
             charger=charger,
@@ -99,6 +108,8 @@ class LandingHandler(PageHandler):
             sessions=sessions,
             pager=pager(page, total, SESSION_PAGE_SIZE),
             landing_url=qrcodes.landing_url(self.web.public_url, cid),
+            price=await billing.price_view(self.services, charger, now),
+            costs={tx_id: billing.cost_text(cost) for tx_id, cost in costs.items()},
         )
 
 

@@ -170,6 +170,9 @@
       energy.className = "energy";
       line.appendChild(energy);
       line.appendChild(document.createTextNode(" · "));
+      var cost = document.createElement("span");
+      cost.className = "cost";
+      line.appendChild(cost);
       var power = document.createElement("span");
       power.className = "power";
       line.appendChild(power);
@@ -187,6 +190,12 @@
     box.querySelector(".energy").textContent =
       (lastEnergy === null ? "0.00" : (lastEnergy / 1000).toFixed(2)) + " kWh" +
       (session.meterStart === null ? " (meter)" : "");
+    /* The running cost as of the last snapshot (the server prices; meter events do not). */
+    var costLine = box.querySelector(".cost");
+    if (costLine) {
+      costLine.textContent = session.cost ? session.cost + " so far · " : "";
+      costLine.hidden = !session.cost;
+    }
     box.querySelector(".power").textContent = isOffline(card)
       ? "charger offline since " + card.querySelector(".offline-since .since").textContent
       : (lastPower === null ? "–" : (lastPower / 1000).toFixed(1)) + " kW";
@@ -209,6 +218,7 @@
       transaction: data.transaction,
       connector: data.connector,
       meterStart: data.meter_start === undefined ? null : data.meter_start,
+      cost: data.cost || "",
       power: points(data.power),
       energy: points(data.energy)
     };

@@ -181,7 +181,7 @@ async def test_snapshot_holds_the_dashboard_state_with_session_series(
                     {"transaction": 7, "connector": 1, "id_tag": "TAG", "start_ts": NOW,
                      "meter_start": 1000, "power_w": 3600.0, "energy_wh": 250.0,
                      "power": [[NOW + timedelta(seconds=30), 3600.0]],
-                     "energy": [[NOW + timedelta(seconds=30), 250.0]]},
+                     "energy": [[NOW + timedelta(seconds=30), 250.0]], "cost": ""},
                 ],
             }
         ],

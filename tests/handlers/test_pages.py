@@ -185,6 +185,7 @@ async def check_session_with_power(http_url, cookie, db) -> None:
             "meter_start": 1000, "power_w": 7200.0, "energy_wh": 1500.0,
             "power": [[NOW + timedelta(minutes=1), 7000.0], [NOW + timedelta(minutes=2), 7200.0]],
             "energy": [[NOW + timedelta(minutes=1), 900.0], [NOW + timedelta(minutes=2), 1500.0]],
+            "cost": "",
         }
     ]  # fmt: skip
 
@@ -246,13 +247,13 @@ async def test_landing_page_is_public_with_energy_total_and_sessions(http_url, s
     # Numbered by row, never by transaction id (ids are predictable: issue 21).
     assert rows == [
         '<td class="row">1</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> '
-        '<td>open (charger offline)</td> <td class="energy"></td>',
+        '<td>open (charger offline)</td> <td class="energy"></td> <td class="cost"></td>',
         '<td class="row">2</td> <td>2</td> <td>2025-03-01 13:00:00 UTC</td> '
-        '<td>2025-03-01 13:30:00 UTC</td> <td class="energy">5.00</td>',
+        '<td>2025-03-01 13:30:00 UTC</td> <td class="energy">5.00</td> <td class="cost"></td>',
         '<td class="row">3</td> <td>1</td> <td>2025-03-01 12:00:00 UTC</td> '
-        '<td>2025-03-01 12:30:00 UTC</td> <td class="energy">1.23</td>',
+        '<td>2025-03-01 12:30:00 UTC</td> <td class="energy">1.23</td> <td class="cost"></td>',
         '<td class="row">4</td> <td></td> <td></td> <td>2025-03-01 12:30:00 UTC</td> '
-        '<td class="energy"></td>',
+        '<td class="energy"></td> <td class="cost"></td>',
     ]
     assert "data-transaction" not in page and "#3" not in page
     assert "TAG" not in page  # drivers' tags are not public
