@@ -16,6 +16,7 @@ of the total that is tax). The periods of a session are summed unrounded first.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -47,6 +48,8 @@ DAY_MINUTES = 24 * 60
 ZERO = Decimal(0)
 WH_PER_KWH = Decimal(1000)
 SECONDS_PER_HOUR = Decimal(3600)
+# A tariff id: it appears in URLs and CSV files as it is.
+TARIFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$")
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 

@@ -102,7 +102,8 @@ class RfidEditHandler(AdminHandler):
         if not form.ok:
             self.show(tag, form, 400)
             return
-        await self.services.rfid.upsert(tag["id_tag"], **fields)
+        # The tag's tariff (set over the API) is kept.
+        await self.services.rfid.upsert(tag["id_tag"], **fields, tariff=tag.get("tariff"))
         self.flash(f"Tag {tag['id_tag']} saved.")
         self.redirect(LIST_PATH)
 

@@ -7,16 +7,13 @@ a site names the tariff.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from csms.tariffs import TariffError, check_terms, describe, describe_periods
+from csms.tariffs import TARIFF_ID, TariffError, check_terms, describe, describe_periods
 from handlers.api.params import invalid_field
 from handlers.api.views import escaped_path
 from handlers.base import ApiError, APIHandler
 from ocppj.timeutil import utcnow
-
-TARIFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,47}$")
 
 
 def tariff_view(doc: dict[str, Any]) -> dict[str, Any]:

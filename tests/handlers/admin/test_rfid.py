@@ -39,6 +39,7 @@ async def test_create_a_tag_stores_exact_fields(http_url, services, admin_user):
         "expiry": datetime(2030, 6, 30, 12, 30, tzinfo=UTC),
         "parent_id_tag": "FLEET",
         "max_active_transactions": 2,
+        "tariff": None,
     }
     page = page_text(await browser.get(LIST))
     assert 'id="flash">Tag Card-01 added.</p>' in page
@@ -126,6 +127,7 @@ async def test_edit_a_tag(http_url, services, admin_user):
         "expiry": datetime(2031, 1, 2, tzinfo=UTC),
         "parent_id_tag": None,
         "max_active_transactions": 2,
+        "tariff": None,
     }
     assert await services.rfid.get("HIJACK") is None
     page = page_text(await browser.get(path))
