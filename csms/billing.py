@@ -69,6 +69,7 @@ def idle_intervals(tx: dict[str, Any], end: datetime) -> list[tuple[datetime, da
 async def readings(services: Services, tx: dict[str, Any]) -> list[tuple[datetime, Decimal]]:
     """The session's energy curve: (time, Wh since the start) of its usable whole-meter
     register readings (only needed when the rates change during the day)."""
+    await services.meter_values.flush()  # readings still in the batch buffer count too
     docs, _ = await services.meter_values.search(
         transaction=tx["_id"], measurand=ENERGY_REGISTER, limit=MAX_READINGS
     )

@@ -94,7 +94,8 @@ class LandingHandler(PageHandler):
         if page > 1 and not sessions:
             raise tornado.web.HTTPError(404)
         now = utcnow()
-        await self.services.meter_values.flush()
+        if any(tx.get("open") for tx in sessions):
+            await self.services.meter_values.flush()  # the newest readings count
         costs = {
             tx["_id"]: (await billing.running_cost(self.services, tx, now) if tx.get("open")
                         else tx.get("cost"))
