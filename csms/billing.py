@@ -181,6 +181,7 @@ async def price_view(
         "version": tariff["version"],
         "currency": terms["currency"],
         "in_words": describe(terms, now, tariff["timezone"]),
+        "base_in_words": describe(terms),
         "periods": describe_periods(terms),
         "timezone": tariff["timezone"],
     }

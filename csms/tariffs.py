@@ -77,7 +77,7 @@ class TariffError(ValueError):
 
 
 def amount(value: Any, field: str, *, nullable: bool = False) -> str | None:
-    """A non-negative decimal given as a string (or an integer): its canonical text.
+    """A non-negative decimal given as a string (or an integer): its plain text.
 
     Floats are refused: ``0.35`` as a JSON number is already a binary approximation."""
     if value is None and nullable:
@@ -96,8 +96,7 @@ def amount(value: Any, field: str, *, nullable: bool = False) -> str | None:
         raise TariffError(field, f"must be at most {MAX_AMOUNT}")
     if -number.as_tuple().exponent > MAX_DECIMALS:  # type: ignore[operator]
         raise TariffError(field, f"at most {MAX_DECIMALS} decimal places")
-    text = format(number.normalize(), "f")
-    return text
+    return format(number, "f")  # as given: "6.00" stays "6.00", "1e2" is "100"
 
 
 def _clock(value: Any, field: str, *, end: bool) -> int:

@@ -275,23 +275,24 @@ def test_bad_terms_name_the_field(body, field):
     assert caught.value.field == field
 
 
-def test_terms_get_defaults_and_canonical_amounts():
-    stored = check_terms({"currency": "EUR", "energy_per_kwh": "0.350", "session_fee": 1})
+def test_terms_get_defaults_and_amounts_as_given():
+    stored = check_terms({"currency": "EUR", "energy_per_kwh": "0.350", "session_fee": 1,
+                          "min_total": " 1e1 "})  # fmt: skip
     assert stored == {
         "currency": "EUR",
-        "energy_per_kwh": "0.35",
+        "energy_per_kwh": "0.350",
         "time_per_hour": "0",
         "idle_per_hour": "0",
         "idle_grace_minutes": 0,
         "session_fee": "1",
-        "min_total": None,
+        "min_total": "10",
         "max_total": None,
         "tax_percent": "0",
         "tax_included": True,
         "periods": [],
     }
     # A change keeps what it does not name.
-    assert check_terms({"session_fee": "2"}, stored)["energy_per_kwh"] == "0.35"
+    assert check_terms({"session_fee": "2"}, stored)["energy_per_kwh"] == "0.350"
 
 
 def test_adjacent_periods_do_not_overlap():

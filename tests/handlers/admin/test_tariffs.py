@@ -28,8 +28,8 @@ async def test_add_a_tariff_stores_exact_terms(http_url, services, admin_user):
     assert (response.code, response.headers["Location"]) == (302, LIST)
     doc = await services.tariffs.current("T1")
     assert (doc["version"], doc["terms"]) == (1, {
-        "currency": "EUR", "energy_per_kwh": "0.35", "time_per_hour": "0", "idle_per_hour": "6",
-        "idle_grace_minutes": 15, "session_fee": "1", "min_total": None, "max_total": None,
+        "currency": "EUR", "energy_per_kwh": "0.35", "time_per_hour": "0", "idle_per_hour": "6.00",
+        "idle_grace_minutes": 15, "session_fee": "1.00", "min_total": None, "max_total": None,
         "tax_percent": "19", "tax_included": True,
         "periods": [{"days": [0, 1, 2, 3, 4], "from": "07:00", "to": "20:00",
                      "energy_per_kwh": "0.45"}]})  # fmt: skip

@@ -44,22 +44,21 @@ async def test_create_read_change_and_list(http_url, auth_headers, doc, db):
     assert response.code == 201
     assert response.headers["Location"] == "/ocpp/api/tariffs/T1/"
     created = data(response)
-    expected = {**CONTRACT, "version": 1, "energy_per_kwh": "0.35", "idle_per_hour": "6",
-                "session_fee": "1", "in_words": "0.35 EUR/kWh + 6.00 EUR per hour idle after "
+    expected = {**CONTRACT, "version": 1, "in_words": "0.35 EUR/kWh + 6.00 EUR per hour idle after "
                 "15 min + 1.00 EUR per session, VAT included",
                 "periods_in_words": ["Mon-Fri 07:00-20:00: 0.45 EUR/kWh + 6.00 EUR per hour "
                                      "idle after 15 min"],
                 "deleted": None}  # fmt: skip
     assert {k: v for k, v in created.items() if k != "created"} == expected
     stored = await db.tariffs.find_one({"tariff": "T1"})
-    assert (stored["version"], stored["terms"]["session_fee"]) == (1, "1")
+    assert (stored["version"], stored["terms"]["session_fee"]) == (1, "1.00")
     one = f"{TARIFFS}T1/"
     assert data(await request(http_url, h, doc, one, f"{TARIFFS}{{tariff}}/")) == created
     response = await request(http_url, h, doc, one, f"{TARIFFS}{{tariff}}/", "PATCH",
                              {"energy_per_kwh": "0.39"})  # fmt: skip
     changed = data(response)
     assert (changed["version"], changed["energy_per_kwh"], changed["session_fee"]) == (
-        2, "0.39", "1")  # fmt: skip
+        2, "0.39", "1.00")  # fmt: skip
     versions = data(await request(http_url, h, doc, f"{one}versions/",
                                   f"{TARIFFS}{{tariff}}/versions/"))  # fmt: skip
     assert [(v["version"], v["energy_per_kwh"]) for v in versions["items"]] == [
