@@ -108,3 +108,19 @@ async def test_editing_a_tag_in_the_admin_keeps_its_tariff(http_url, services, a
     assert (await browser.post("/ocpp/admin/rfid/CARD1/", fields)).code == 302
     tag = await services.rfid.get("CARD1")
     assert (tag["label"], tag["tariff"]) == ("Van", "FLEET")
+
+
+@pytest.mark.gen_test
+async def test_admin_sessions_show_the_cost_and_its_tariff(http_url, admin_user, db):
+    from datetime import UTC, datetime
+
+    browser = await admin_browser(http_url, admin_user)
+    start = datetime(2026, 1, 1, 10, tzinfo=UTC)
+    await db.transactions.insert_one(
+        {"_id": 5, "kind": "session", "charger": "CP1", "connector": 1, "id_tag": "A",
+         "start_ts": start, "stop_ts": start, "open": False, "energy_wh": 1000,
+         "anomalies": [], "cost": {"currency": "EUR", "total": "1.35", "tariff": "T1",
+                                   "version": 3}}
+    )  # fmt: skip
+    page = page_text(await browser.get("/ocpp/admin/sessions/"))
+    assert '<td class="num cost">1.35 EUR <span class="muted">(T1 v3)</span></td>' in page
