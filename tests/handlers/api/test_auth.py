@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from tornado.web import RequestHandler
 
+from csms.tariffs import check_terms
 from handlers.api.index import NotFoundHandler
 from handlers.routes import routes
 from tests.handlers.api.support import AUTH_KINDS, assert_error, auth_for, call, data
@@ -22,15 +23,25 @@ GET_PATHS = (
     "/ocpp/api/rfid/",
     "/ocpp/api/rfid/TAG1/",
     "/ocpp/api/openapi.json",
+    "/ocpp/api/tariffs/",
+    "/ocpp/api/tariffs/T1/",
+    "/ocpp/api/tariffs/T1/versions/",
+    "/ocpp/api/transactions/1/",
+    "/ocpp/api/reports/sessions.csv",
+    "/ocpp/api/reports/sessions.json",
 )
 
 
 @pytest.fixture
-def known(io_loop, services):
-    """A charger CP1 and a tag TAG1."""
+def known(io_loop, services, db):
+    """A charger CP1, a tag TAG1, a tariff T1 and a session 1."""
     now = datetime(2026, 1, 1, tzinfo=UTC)
     io_loop.run_sync(lambda: services.chargers.create("CP1", {}, now))
     io_loop.run_sync(lambda: services.rfid.upsert("TAG1"))
+    terms = check_terms({"currency": "EUR"})
+    io_loop.run_sync(lambda: services.tariffs.store("T1", terms, now, 0))
+    session = {"_id": 1, "kind": "session", "charger": "CP1", "start_ts": now, "open": False}
+    io_loop.run_sync(lambda: db.transactions.insert_one(session))
 
 
 def test_every_api_route_is_probed():
