@@ -2,15 +2,16 @@
 
 When a session starts, the tariff in force is copied onto the transaction
 (``tariff: {id, version, terms, source, timezone}``): the tag's tariff (a fleet
-contract) wins, else the charger's own, else its site's, else the parent site's, and
-so on. The time zone of the periods is the charger's ``timezone``, else the nearest
-site's, else UTC. While it runs, the transaction records its idle intervals as the
-charger reports them (``idle``: closed ``{from, to}`` intervals, ``idle_since``: an
-open one), with the frames' own times. A connector is idle from a StatusNotification
-SuspendedEV, SuspendedEVSE or Finishing, or a meter value of power below
-``IDLE_POWER_W``, until a later status or power says otherwise. The price is computed
-by ``csms.tariffs.price`` from the stored transaction and its energy readings, the same
-way for the running cost and for the ``cost`` stored with the stop.
+contract) wins, else its parent tag's, else the charger's own, else its site's, else
+the parent site's, and so on. The time zone of the periods is the charger's
+``timezone``, else the nearest site's, else UTC. While it runs, the transaction
+records its idle intervals as the charger reports them (``idle``: closed ``{from,
+to}`` intervals, ``idle_since``: an open one), with the frames' own times. A connector
+is idle from a StatusNotification SuspendedEV, SuspendedEVSE or Finishing, or a meter
+value of power below ``IDLE_POWER_W``, until a later status or power says otherwise.
+The price is computed by ``csms.tariffs.price`` from the stored transaction and its
+energy readings, the same way for the running cost and for the ``cost`` stored with
+the stop.
 """
 
 from __future__ import annotations
@@ -36,9 +37,15 @@ async def session_tariff(
 ) -> dict[str, Any] | None:
     """The copy of the tariff a session starting now is billed with, or None (no tariff
     applies: the session is not priced)."""
-    tag = await services.rfid.get(id_tag_key)
+    tag = await services.rfid.get(id_tag_key) if id_tag_key else None
+    candidates = [("tag", (tag or {}).get("tariff"))]
+    parent_id = (tag or {}).get("parent_id_tag")
+    if not candidates[0][1] and parent_id:
+        # A fleet's contract may sit on the group (parent) tag its cards share.
+        parent = await services.rfid.get(parent_id)
+        candidates.append(("parent_tag", (parent or {}).get("tariff")))
+    candidates.append(("charger", charger.get("tariff")))
     chain = await services.tariffs.site_chain(charger.get("site"))
-    candidates = [("tag", (tag or {}).get("tariff")), ("charger", charger.get("tariff"))]
     candidates += [(f"site:{site['_id']}", site.get("tariff")) for site in chain]
     timezone = charger.get("timezone") or next(
         (site["timezone"] for site in chain if site.get("timezone")), "UTC"

@@ -195,3 +195,19 @@ async def test_a_resent_stop_keeps_the_first_cost(charger, services, db):
     assert (await db.transactions.find_one({"_id": tx}))["cost"] == cost(
         energy="1.00", total="1.00"
     )
+
+
+@pytest.mark.gen_test
+async def test_a_parent_tag_carries_the_fleet_tariff(services, db):
+    from csms.billing import session_tariff
+
+    await tariff(services, "T1")
+    await tariff(services, "FLEET")
+    await services.rfid.upsert("FLEET-GROUP", tariff="FLEET")
+    await services.rfid.upsert("CARD7", parent_id_tag="FLEET-GROUP")
+    found = await session_tariff(services, {"_id": "X", "tariff": "T1"}, "CARD7")
+    assert (found["id"], found["source"]) == ("FLEET", "parent_tag")
+    # The card's own tariff wins over its group's.
+    await services.rfid.upsert("CARD7", parent_id_tag="FLEET-GROUP", tariff="T1")
+    found = await session_tariff(services, {"_id": "X"}, "CARD7")
+    assert (found["id"], found["source"]) == ("T1", "tag")
