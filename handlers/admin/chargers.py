@@ -9,6 +9,7 @@ from typing import Any
 import tornado.web
 
 from csms.chargers import PURGED, STATUS_FILTERS, delete_charger
+from csms.tariffs import is_timezone
 from handlers import forms, qrcodes
 from handlers.admin.base import AdminHandler, charger_url, path_segment
 from handlers.base import Pager
@@ -60,6 +61,8 @@ def edit_fields(charger: dict[str, Any]) -> dict[str, str]:
         "config": forms.pretty_json(charger.get("config") or {}),
         "latitude": coordinate_text(charger.get("latitude")),
         "longitude": coordinate_text(charger.get("longitude")),
+        "tariff": charger.get("tariff") or "",
+        "timezone": charger.get("timezone") or "",
     }
 
 
@@ -88,6 +91,7 @@ async def render_edit(
         "admin/charger_edit.html", cid=charger_id, charger=charger, form=form, sessions=sessions,
         connected=charger_id in handler.registry, connectors=sorted_connectors(charger),
         boot=boot_rows(charger.get("boot")), purge=purge, delete_error=delete_error,
+        tariffs=[doc["tariff"] for doc in await services.tariffs.list()],
     )  # fmt: skip
 
 
@@ -160,6 +164,7 @@ class ChargerEditHandler(AdminHandler):
         form.field("latitude", forms.latitude)
         form.field("longitude", forms.longitude)
         values = form.values
+        await tariff_fields(self, form)
         if form.ok and (values["latitude"] is None) != (values["longitude"] is None):
             missing = "latitude" if values["latitude"] is None else "longitude"
             form.error(missing, "give both coordinates, or neither")
@@ -173,6 +178,18 @@ class ChargerEditHandler(AdminHandler):
         await save_qr(self, charger_id)
         self.flash("Saved.")
         self.redirect(charger_url(charger_id))
+
+
+async def tariff_fields(handler: AdminHandler, form: forms.Form) -> None:
+    """The charger's tariff (empty: none, its site's applies) and time zone (empty: its
+    site's, else UTC), checked into ``form``."""
+    tariff = form.raw.get("tariff", "").strip() or None
+    if tariff is not None and await handler.services.tariffs.current(tariff) is None:
+        form.error("tariff", f"no tariff {tariff!r}")
+    timezone = form.raw.get("timezone", "").strip() or None
+    if timezone is not None and not is_timezone(timezone):
+        form.error("timezone", "must be an IANA time zone such as Europe/Berlin")
+    form.values.update(tariff=tariff, timezone=timezone)
 
 
 class ChargerDeleteHandler(AdminHandler):

@@ -124,3 +124,32 @@ async def test_admin_sessions_show_the_cost_and_its_tariff(http_url, admin_user,
     )  # fmt: skip
     page = page_text(await browser.get("/ocpp/admin/sessions/"))
     assert '<td class="num cost">1.35 EUR <span class="muted">(T1 v3)</span></td>' in page
+
+
+@pytest.mark.gen_test
+async def test_a_chargers_tariff_and_time_zone_in_the_admin(http_url, services, admin_user):
+    from datetime import UTC, datetime
+
+    browser = await admin_browser(http_url, admin_user)
+    await browser.post(LIST, tariff_form())
+    await services.chargers.create("CP1", {}, datetime.now(UTC))
+    path = "/ocpp/admin/chargers/CP1/"
+    page = page_text(await browser.get(path))
+    assert '<option value="T1" >T1</option>' in page
+    form = {"name": "CP1", "config": "{}", "latitude": "", "longitude": "", "tariff": "T9",
+            "timezone": "Mars/Base"}  # fmt: skip
+    response = await browser.post(path, form)
+    page = page_text(response)
+    assert response.code == 400
+    assert f'role="alert">tariff: {html.escape("no tariff " + repr("T9"))}</span>' in page
+    assert "timezone: must be an IANA time zone such as Europe/Berlin" in page
+    assert field_value(page, "timezone") == "Mars/Base"
+    response = await browser.post(path, {**form, "tariff": "T1", "timezone": "Europe/Berlin"})
+    assert response.code == 302
+    charger = await services.chargers.get("CP1")
+    assert (charger["tariff"], charger["timezone"]) == ("T1", "Europe/Berlin")
+    page = page_text(await browser.get(path))
+    assert '<option value="T1" selected>T1</option>' in page
+    assert (await browser.post(path, {**form, "tariff": "", "timezone": ""})).code == 302
+    charger = await services.chargers.get("CP1")
+    assert (charger["tariff"], charger["timezone"]) == (None, None)
