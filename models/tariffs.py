@@ -98,7 +98,9 @@ class TariffRepo:
         """Up to ``limit`` ids of the chargers, RFID tags and sites that name the tariff."""
         found = {}
         for name in ("chargers", "rfid_tags", "sites"):
-            cursor = self._db[name].find({"tariff": tariff_id}, {"_id": 1}).limit(limit)
+            # The partial index's own filter is in the query, so the index serves it.
+            query = {"tariff": {"$type": "string", "$eq": tariff_id}}
+            cursor = self._db[name].find(query, {"_id": 1}).limit(limit)
             found[name] = [str(doc["_id"]) async for doc in cursor]
         return found
 
