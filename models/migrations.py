@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, security_events, unknown_chargers
+from models import certificates, charging_profiles, reservations, security_events, unknown_chargers
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -81,6 +81,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     "counters": [],
     "meta": [],
+    "certificates": certificates.INDEXES,
 }
 
 
@@ -136,12 +137,18 @@ async def _security_event_stored(db: AsyncDatabase) -> None:
     await db.security_events.update_many(missing, [{"$set": {"stored": "$ts"}}])
 
 
+async def _certificates(db: AsyncDatabase) -> None:
+    """The ``certificates`` collection (created with the others) and its indexes."""
+    await db.certificates.create_indexes(certificates.INDEXES)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
     (3, "charger search terms and connector statuses", _charger_search_fields),
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
+    (9, "certificates: issued charger certificates and kept CSRs", _certificates),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

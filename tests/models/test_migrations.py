@@ -55,6 +55,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 3: charger search terms and connector statuses",
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
+        "applied 9: certificates: issued charger certificates and kept CSRs",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
