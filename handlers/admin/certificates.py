@@ -73,6 +73,6 @@ class CsrUploadHandler(AdminHandler):
 
 default_handlers = [
     (CA_PEM_PATH, CaCertificateHandler),
-    (CSR_PATH + r"([0-9a-f]{24})\.pem", CsrHandler),
-    (CSR_PATH + r"([0-9a-f]{24})/certificate", CsrUploadHandler),
+    (CSR_PATH + r"([^/]+)\.pem", CsrHandler),
+    (CSR_PATH + r"([^/]+)/certificate", CsrUploadHandler),
 ]
