@@ -75,3 +75,35 @@ def client_context(server_certs: list[str], certificate: tuple[str, str] | None 
         context.maximum_version = ssl.TLSVersion.TLSv1_2
         context.set_ciphers(cipher)
     return context
+
+
+def make_pki(folder: Path) -> dict:
+    """The server's RSA and ECDSA certificates (self-signed for 127.0.0.1, also in one
+    bundle for clients) and a charger CA."""
+    from csms.certificate_authority import create_ca
+
+    rsa_cert, rsa_private = self_signed("127.0.0.1", rsa_key(), san_ip="127.0.0.1")
+    ec_cert, ec_private = self_signed("127.0.0.1", ec_key(), san_ip="127.0.0.1")
+    rsa_files = write_pair(folder, "rsa", rsa_cert, rsa_private)
+    ec_files = write_pair(folder, "ecdsa", ec_cert, ec_private)
+    bundle = folder / "server-bundle.pem"
+    bundle.write_text(Path(rsa_files[0]).read_text() + Path(ec_files[0]).read_text())
+    return {"rsa": rsa_files, "ecdsa": ec_files, "bundle": str(bundle),
+            "ca": create_ca("Charger CA", utcnow()), "dir": folder}  # fmt: skip
+
+
+def tls_listener(app, pki: dict, services):
+    """(server, port): the TLS listener as server.py builds it, with both certificates,
+    client certificates checked against the charger CA and refused handshakes recorded."""
+    from tornado.testing import bind_unused_port
+
+    from handlers.chargepoint.admission import server_tls_context, tls_refusal_recorder
+    from handlers.chargepoint.guard import GuardedHTTPServer
+
+    context = server_tls_context(*pki["rsa"], ecdsa=pki["ecdsa"], client_ca=pki["ca"].pem)
+    server = GuardedHTTPServer(
+        app, ssl_options=context, on_certificate_refused=tls_refusal_recorder(services)
+    )
+    sock, port = bind_unused_port()
+    server.add_socket(sock)
+    return server, port

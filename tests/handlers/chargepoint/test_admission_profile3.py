@@ -13,25 +13,18 @@ from datetime import timedelta
 
 import pytest
 import websockets
-from tornado.testing import bind_unused_port
 
-from csms.certificate_authority import check_csr, create_ca, sign_csr
+from csms.certificate_authority import check_csr, sign_csr
 from csms.security import set_security
-from handlers.chargepoint.admission import (
-    FAILED_LOGIN,
-    TLS_CERTIFICATE_REFUSED,
-    server_tls_context,
-    tls_refusal_recorder,
-)
-from handlers.chargepoint.guard import GuardedHTTPServer
+from handlers.chargepoint.admission import FAILED_LOGIN, TLS_CERTIFICATE_REFUSED, server_tls_context
 from handlers.routes import make_app
 from ocppj.timeutil import utcnow
 from tests.certificate_helpers import (
     client_context,
     csr_pem,
-    ec_key,
-    rsa_key,
+    make_pki,
     self_signed,
+    tls_listener,
     write_pair,
 )
 from tests.charge_points import raw_charger
@@ -44,16 +37,8 @@ SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
 
 @pytest.fixture
 def pki(tmp_path):
-    """The server's RSA and ECDSA certificates (self-signed for 127.0.0.1) and the
-    charger CA, as files and objects."""
-    rsa_cert, rsa_private = self_signed("127.0.0.1", rsa_key(), san_ip="127.0.0.1")
-    ec_cert, ec_private = self_signed("127.0.0.1", ec_key(), san_ip="127.0.0.1")
-    return {
-        "rsa": write_pair(tmp_path, "rsa", rsa_cert, rsa_private),
-        "ecdsa": write_pair(tmp_path, "ecdsa", ec_cert, ec_private),
-        "ca": create_ca("Charger CA", utcnow()),
-        "dir": tmp_path,
-    }
+    """Server certificates and the charger CA (``make_pki``)."""
+    return make_pki(tmp_path)
 
 
 @pytest.fixture
@@ -68,14 +53,8 @@ def app(services, registry, web_settings, pki):
 
 @pytest.fixture
 def tls_port(io_loop, app, pki, services):
-    """The TLS listener as server.py builds it: both certificates, client certificates
-    asked for and checked against the charger CA, refused handshakes recorded."""
-    context = server_tls_context(*pki["rsa"], ecdsa=pki["ecdsa"], client_ca=pki["ca"].pem)
-    server = GuardedHTTPServer(
-        app, ssl_options=context, on_certificate_refused=tls_refusal_recorder(services)
-    )
-    sock, port = bind_unused_port()
-    server.add_socket(sock)
+    """The port of the TLS listener (``tls_listener``)."""
+    server, port = tls_listener(app, pki, services)
     yield port
     server.stop()
     io_loop.run_sync(server.close_all_connections)
