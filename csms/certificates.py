@@ -119,7 +119,9 @@ async def upload_signed(
     if charger_id not in common_names(leaf.subject):
         raise UploadError(f"the certificate's commonName is not the charger id {charger_id}")
     ca = services.ca
-    if ca is not None and len(chain) == 1 and not signed_by(leaf, ca.certificate):
+    # Admission checks the leaf against the configured CA itself (which may be an
+    # intermediate): a certificate it would refuse is not worth sending.
+    if ca is not None and not signed_by(leaf, ca.certificate):
         raise UploadError("the certificate is not issued by the configured CA")
     if ca is not None and len(chain) == 1:
         text = pem(leaf) + ca.pem  # the chain the charger needs: leaf + CA

@@ -107,3 +107,22 @@ def tls_listener(app, pki: dict, services):
     sock, port = bind_unused_port()
     server.add_socket(sock)
     return server, port
+
+
+def intermediate_ca(root):
+    """A CA issued by ``root`` (a CertificateAuthority) that issues charger certificates."""
+    from cryptography.x509.oid import NameOID as Oid
+
+    from csms.certificate_authority import CertificateAuthority
+
+    key = ec_key()
+    now = utcnow()
+    subject = x509.Name([x509.NameAttribute(Oid.COMMON_NAME, "Charger issuing CA")])
+    certificate = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(root.certificate.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(root.key, hashes.SHA256())
+    )  # fmt: skip
+    return CertificateAuthority(certificate, key)

@@ -22,6 +22,7 @@ from ocppj.timeutil import utcnow
 from tests.certificate_helpers import (
     client_context,
     csr_pem,
+    intermediate_ca,
     make_pki,
     self_signed,
     tls_listener,
@@ -36,9 +37,13 @@ SUITES = ("ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
 
 
 @pytest.fixture
-def pki(tmp_path):
-    """Server certificates and the charger CA (``make_pki``)."""
-    return make_pki(tmp_path)
+def pki(request, tmp_path):
+    """Server certificates and the charger CA (``make_pki``); parametrized with
+    "intermediate", the charger CA is an intermediate issued by another CA."""
+    made = make_pki(tmp_path)
+    if getattr(request, "param", None) == "intermediate":
+        made["ca"] = intermediate_ca(made["ca"])
+    return made
 
 
 @pytest.fixture
@@ -113,6 +118,16 @@ async def test_a_charger_gets_its_certificate_and_is_admitted_with_it(wss, pki, 
         assert reply[0] == 3 and reply[2]["status"] == "Accepted"
     kinds = [event["type"] for event in await events(db, "CP3")]
     assert kinds == ["SecuritySettingsChanged"]  # no refusal
+
+
+@pytest.mark.gen_test(timeout=30)
+@pytest.mark.parametrize("pki", ["intermediate"], indirect=True)
+async def test_a_certificate_from_an_intermediate_ca_is_admitted(wss, pki, services, db):
+    await profile_3(services, "CP3")
+    files = client_certificate(pki, "CP3")
+    async with raw_charger(wss("CP3"), ssl=trusting(pki, files)) as cp:
+        assert (await cp.boot())[2]["status"] == "Accepted"
+    assert await events(db, "CP3") == []
 
 
 @pytest.mark.gen_test(timeout=30)
