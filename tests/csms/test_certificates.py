@@ -5,6 +5,7 @@ certificate. The charger is a raw WebSocket client; every key is made in the tes
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from csms.certificates import (
     INVALID_CSR,
     UploadError,
     renewal_check,
+    renewal_loop,
     store_issued,
     upload_signed,
 )
@@ -204,3 +206,24 @@ async def test_profile_3_needs_a_certificate_from_us(services, ca, db):
     assert stored["security"]["profile"] == 3 and "key_hash" not in stored["security"]
     event = await db.security_events.find_one({"type": "SecuritySettingsChanged"})
     assert event["tech_info"] == "profile 0 -> 3 by admin"
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_the_renewal_loop_checks_at_start(ws_url, services, ca, db):
+    await issue(services, ca, "CP1", utcnow(), days=5)
+    async with raw_charger(ws_url("/CP1/")) as cp:
+        await cp.boot()
+        loop = services.spawn(renewal_loop(services))
+        try:
+            frame = await cp.recv()
+            assert frame[2:] == ["ExtendedTriggerMessage",
+                                 {"requestedMessage": "SignChargePointCertificate"}]  # fmt: skip
+            await cp.send([3, frame[1], {"status": "Accepted"}])
+            query = {"charger": "CP1", "renewal_requested": {"$exists": True}}
+            for _ in range(250):  # the loop marks it after the reply
+                if await db.certificates.count_documents(query):
+                    break
+                await asyncio.sleep(0.02)
+            assert await db.certificates.count_documents(query) == 1
+        finally:
+            loop.cancel()
