@@ -2,9 +2,10 @@
 for SignCertificate, the chain from CertificateSigned kept, and both used as the TLS
 client certificate of the next connection.
 
-Files in ``SimulatorConfig.certificate_dir``: ``pending-key.pem`` (the key of the last
-CSR), then ``key.pem`` and ``cert.pem`` (the chain, leaf first) once the certificate for
-that key arrived. Keys are EC P-256, written with mode 0600.
+Files in ``SimulatorConfig.certificate_dir``/<charger id>/ (so a fleet can share one
+folder): ``pending-key.pem`` (the key of the last CSR), then ``key.pem`` and
+``cert.pem`` (the chain, leaf first) once the certificate for that key arrived. Keys are
+EC P-256, written with mode 0600.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class ChargerCertificates:
     """The certificate files of one simulated charger."""
 
     def __init__(self, folder: str | Path, charger_id: str):
-        self.folder = Path(folder)
+        self.folder = Path(folder) / charger_id
         self.charger_id = charger_id
 
     def new_csr(self) -> str:

@@ -67,8 +67,8 @@ async def test_the_simulator_gets_a_certificate_and_reconnects_with_it(
             lambda: db.commands.find_one({"action": "CertificateSigned", "status": "accepted"})
         )
         assert signed["charger"] == "SIM3"
-    assert stat.S_IMODE((folder / "key.pem").stat().st_mode) == 0o600
-    leaf = x509.load_pem_x509_certificates((folder / "cert.pem").read_bytes())[0]
+    assert stat.S_IMODE((folder / "SIM3" / "key.pem").stat().st_mode) == 0o600
+    leaf = x509.load_pem_x509_certificates((folder / "SIM3" / "cert.pem").read_bytes())[0]
     assert signed_by(leaf, pki["ca"].certificate) and leaf.subject.rfc4514_string() == "CN=SIM3"
     await set_security(services, await services.chargers.get("SIM3"), 3, False, "hex", "admin",
                        utcnow())  # fmt: skip
@@ -105,3 +105,18 @@ def test_a_chain_for_another_key_is_not_kept(tmp_path, pki):
     chain = pem(sign_csr(pki["ca"], csr, utcnow()))
     assert files.store(chain) is False and files.client_files() is None
     assert other.store(chain) is True and other.client_files() is not None
+
+
+def test_simulate_passes_the_certificate_dir_to_every_simulator(tmp_path):
+    from scripts import simulate
+
+    parser = simulate.build_parser()
+    args = parser.parse_args(["--url", "wss://127.0.0.1:8443/", "--count", "2",
+                              "--certificate-dir", str(tmp_path)])  # fmt: skip
+    fleet = simulate.make_fleet(args, parser)
+    configs = [simulator.config for simulator in fleet.simulators]
+    assert [(c.charger_id, c.certificate_dir, c.tls) for c in configs] == [
+        ("SIM1", str(tmp_path), True), ("SIM2", str(tmp_path), True),
+    ]  # fmt: skip
+    folders = {ChargerCertificates(c.certificate_dir, c.charger_id).folder for c in configs}
+    assert folders == {tmp_path / "SIM1", tmp_path / "SIM2"}  # one folder per charger
