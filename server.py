@@ -23,16 +23,18 @@ from pathlib import Path
 
 from tornado.netutil import bind_sockets
 
+from csms.certificate_authority import CertificateAuthority, load_ca, load_or_create_ca
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from handlers.base import WebSettings
-from handlers.chargepoint.admission import server_tls_context
+from handlers.chargepoint.admission import server_tls_context, tls_refusal_recorder
 from handlers.chargepoint.guard import GuardedHTTPServer, socket_limit
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
+from ocppj.timeutil import utcnow
 from server_options import limit_settings, parse_args
 from simulator.manager import SimulatorManager
 
@@ -61,7 +63,12 @@ class Server:
         args = self.args
         # Before anything starts: a bad certificate or a port in use is an OSError (exit
         # code 2), so no database is started and no admin password printed for nothing.
-        tls = server_tls_context(args.certfile, args.keyfile) if args.certfile else None
+        ca = certificate_authority(args, self.data_dir)
+        tls = None
+        if args.certfile:
+            ecdsa = (args.ecdsa_certfile, args.ecdsa_keyfile) if args.ecdsa_certfile else None
+            tls = server_tls_context(args.certfile, args.keyfile, ecdsa=ecdsa,
+                                     client_ca=ca.pem if ca else None)  # fmt: skip
         tls_sockets = bind_sockets(args.tls_port, args.host) if tls and args.tls_port else []
         plain_sockets = bind_sockets(args.port, args.host)
         uri = args.mongodb_uri
@@ -77,6 +84,9 @@ class Server:
             max_connector_power_w=args.max_connector_kw * 1000,
             max_clock_skew_s=args.max_clock_skew_hours * 3600,
             default_security_profile=args.default_security_profile,
+            external_ca=args.external_ca,
+            certificate_days=args.certificate_days,
+            renewal_days=args.certificate_renewal_days,
         )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)
@@ -88,6 +98,7 @@ class Server:
         self.registry = ConnectionRegistry(
             self.services.schemas, self.services.commands, default_timeout=settings.call_timeout
         )
+        self.services.ca, self.services.registry = ca, self.registry
         await self.services.chargers.mark_all_offline()
         self.services.start()
         # Simulators started from the admin connect back to this server by default.
@@ -124,11 +135,15 @@ class Server:
                   "max_sockets_per_ip": limits.max_open_sockets_per_ip}  # fmt: skip
         log.info("at most %d open sockets, %d per IP", listen["max_sockets"],
                  limits.max_open_sockets_per_ip)  # fmt: skip
+        refused = tls_refusal_recorder(self.services)
         if tls_sockets:
-            self.https = GuardedHTTPServer(app, ssl_options=tls, **listen)
+            self.https = GuardedHTTPServer(app, ssl_options=tls, on_certificate_refused=refused,
+                                           **listen)  # fmt: skip
             self.https.add_sockets(tls_sockets)
             tls = None  # --port stays plain
-        self.http = GuardedHTTPServer(app, ssl_options=tls, **listen)
+        self.http = GuardedHTTPServer(app, ssl_options=tls,
+                                      on_certificate_refused=refused if tls else None,
+                                      **listen)  # fmt: skip
         self.http.add_sockets(plain_sockets)
         await ensure_admin(self.services, args.admin_password)
 
@@ -158,6 +173,18 @@ class Server:
             await self.client.close()
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
+
+
+def certificate_authority(args: argparse.Namespace, data_dir: Path) -> CertificateAuthority:
+    """The CA of charger certificates: --ca-certfile/--ca-keyfile (the certificate alone
+    with --external-ca), else the built-in one under DATA_DIR/ca (created on first
+    start). A file that cannot be used is an OSError (exit code 2)."""
+    try:
+        if args.ca_certfile:
+            return load_ca(args.ca_certfile, args.ca_keyfile, with_key=not args.external_ca)
+        return load_or_create_ca(data_dir / "ca", utcnow())
+    except ValueError as exc:
+        raise OSError(f"certificate authority: {exc}") from exc
 
 
 def base_url(args: argparse.Namespace) -> str:

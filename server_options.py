@@ -98,12 +98,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, name, kind, default, text in logins:
         parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
     add_security_args(parser)
+    add_certificate_args(parser)
     add_limit_args(parser)
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
     if args.tls_port and not args.certfile:
         parser.error("--tls-port needs --certfile")
+    check_certificate_args(parser, args)
     return args
 
 
@@ -152,6 +154,59 @@ def add_security_args(parser: argparse.ArgumentParser) -> None:
         default=[o.strip() for o in env("CSMS_CHARGER_ORIGINS", "").split(",") if o.strip()],
         help="an Origin header value a charger may send (repeatable; browsers are refused)",
     )  # fmt: skip
+
+
+def add_certificate_args(parser: argparse.ArgumentParser) -> None:
+    """Options of charger certificates (security profile 3) and the second server
+    certificate (RSA and ECDSA together)."""
+    env = os.environ.get
+    parser.add_argument(
+        "--ca-certfile", default=env("CSMS_CA_CERTFILE") or None,
+        help="the CA of charger certificates (PEM; default: one created under"
+        " DATA_DIR/ca/ on first start)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ca-keyfile", default=env("CSMS_CA_KEYFILE") or None,
+        help="private key of --ca-certfile (PEM; default: inside the certfile)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--external-ca", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_EXTERNAL_CA", False),
+        help="keep chargers' CSRs for an external CA (signed in the admin) instead of"
+        " signing them; needs --ca-certfile (that CA's certificate, no key)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ecdsa-certfile", default=env("CSMS_ECDSA_CERTFILE") or None,
+        help="a second TLS certificate chain (PEM) of the other key type than --certfile"
+        " (e.g. ECDSA beside RSA): both are served, the client's suites choose",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ecdsa-keyfile", default=env("CSMS_ECDSA_KEYFILE") or None,
+        help="private key of --ecdsa-certfile (PEM; default: inside the certfile)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--certificate-days", type=int, default=int(env("CSMS_CERTIFICATE_DAYS", "365")),
+        help="days a charger certificate we sign is valid",
+    )  # fmt: skip
+    parser.add_argument(
+        "--certificate-renewal-days", type=int,
+        default=int(env("CSMS_CERTIFICATE_RENEWAL_DAYS", "30")),
+        help="ask a charger for a new CSR this many days before its certificate expires",
+    )  # fmt: skip
+
+
+def check_certificate_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Combinations of the certificate options that cannot work (parser.error)."""
+    if args.ca_keyfile and not args.ca_certfile:
+        parser.error("--ca-keyfile needs --ca-certfile")
+    if args.external_ca and not args.ca_certfile:
+        parser.error("--external-ca needs --ca-certfile (the external CA's certificate)")
+    if args.ecdsa_keyfile and not args.ecdsa_certfile:
+        parser.error("--ecdsa-keyfile needs --ecdsa-certfile")
+    if args.ecdsa_certfile and not args.certfile:
+        parser.error("--ecdsa-certfile needs --certfile")
+    if args.certificate_days < 1 or args.certificate_renewal_days < 0:
+        parser.error("--certificate-days must be >= 1 and --certificate-renewal-days >= 0")
 
 
 def add_limit_args(parser: argparse.ArgumentParser) -> None:

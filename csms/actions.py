@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
-from csms import authorization, core, firmware, metering, security, transactions
+from csms import authorization, certificates, core, firmware, metering, security, transactions
 from csms.context import CallContext
 
 Handler = Callable[[CallContext, dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -27,7 +27,7 @@ CHARGER_ACTIONS: MappingProxyType[str, Handler] = MappingProxyType(
         "LogStatusNotification": firmware.log_status_notification,
         "MeterValues": metering.meter_values,
         "SecurityEventNotification": security.security_event_notification,
-        "SignCertificate": security.sign_certificate,
+        "SignCertificate": certificates.sign_certificate,
         "SignedFirmwareStatusNotification": firmware.signed_firmware_status_notification,
         "StartTransaction": transactions.start_transaction,
         "StatusNotification": core.status_notification,

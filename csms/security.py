@@ -1,5 +1,6 @@
 """Security: the security extension's notifications from chargers, and each charger's
-security profile (0: none, 1: HTTP Basic, 2: HTTP Basic over TLS) with its key."""
+security profile (0: none, 1: HTTP Basic, 2: HTTP Basic over TLS, 3: TLS with a client
+certificate from our CA) with its key. Charger certificates are ``csms.certificates``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,20 @@ log = logging.getLogger("csms.security")
 if TYPE_CHECKING:
     from csms.services import Services
 
-PROFILES = (0, 1, 2)
+PROFILES = (0, 1, 2, 3)
+CERTIFICATE_PROFILE = 3  # needs a certificate we issued (or the external CA did)
+KEY_PROFILES = (1, 2)  # need an AuthorizationKey
+
+
+async def profile_problem(services: Services, charger_id: str, profile: int) -> str | None:
+    """Why ``profile`` cannot be set for the charger now, or None: profile 3 only once
+    the charger has a certificate from us (else it could never connect again)."""
+    if profile == CERTIFICATE_PROFILE and not await services.certificates.has_issued(charger_id):
+        return (
+            "profile 3 needs a certificate from us first: let the charger send"
+            " SignCertificate (ExtendedTriggerMessage SignChargePointCertificate)"
+        )
+    return None
 
 
 async def security_event_notification(ctx: CallContext, payload: dict[str, Any]) -> dict:
@@ -41,26 +55,22 @@ async def security_event_notification(ctx: CallContext, payload: dict[str, Any])
     return {}
 
 
-async def sign_certificate(ctx: CallContext, payload: dict[str, Any]) -> dict:
-    """Keep the CSR for an operator; no certificate authority is configured, so Rejected."""
-    await ctx.services.chargers.update(
-        ctx.charger_id, {"pending_csr": {"csr": payload["csr"], "ts": ctx.now}}
-    )
-    return {"status": "Rejected"}
-
-
 async def set_security(
     services: Services, charger: dict[str, Any], profile: int, rotate: bool, form: str,
     actor: str, now: datetime,
 ) -> NewKey | None:  # fmt: skip
     """Set a charger's profile; generate a key when asked or when the profile needs one and
     none is set. Returns the new key (to show once) or None; LookupError when the charger
-    is gone. Recorded as a security event."""
+    is gone; ValueError for a profile it may not have (``profile_problem``). Recorded as a
+    security event."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {PROFILES}")
+    problem = await profile_problem(services, charger["_id"], profile)
+    if problem:
+        raise ValueError(problem)
     security = charger.get("security") or {}
     key = None
-    if rotate or (profile > 0 and not security.get("key_hash")):
+    if rotate or (profile in KEY_PROFILES and not security.get("key_hash")):
         key = generate_key(form)
     fields: dict[str, Any] = {"security.profile": profile, "updated": now}
     if key is not None:

@@ -11,11 +11,15 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from csms.certificate_authority import CertificateAuthority
+from csms.certificates import renewal_loop
 from csms.events import EventBus
 from csms.logfiles import FrameLog
 from csms.registers import LastRegisters
+from csms.registry import ConnectionRegistry
 from models.anomalies import AnomalyRepo
 from models.batch import BatchInserter, StateUpdater
+from models.certificates import CertificateRepo
 from models.chargers import ChargerRepo
 from models.charging_profiles import ChargingProfileRepo
 from models.commands import CommandRepo
@@ -57,6 +61,13 @@ class CsmsSettings:
     # plausible window: such a reading is stored but never used for energy, and a start
     # or stop time beyond it does not widen the plausible energy (--max-clock-skew-hours).
     max_clock_skew_s: float = 24 * 3600.0
+    # Charger certificates (security profile 3): kept for an external CA instead of
+    # signed (--external-ca); days a certificate we sign is valid; renewal is asked for
+    # this many days before expiry, checked every renewal_check_interval seconds.
+    external_ca: bool = False
+    certificate_days: int = 365
+    renewal_days: int = 30
+    renewal_check_interval: float = 3600.0
 
 
 @dataclass
@@ -84,9 +95,14 @@ class Services:
     unknown_chargers: UnknownChargerRepo
     simulators: SimulatorRepo
     tariffs: TariffRepo
+    certificates: CertificateRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
+    # The CA of charger certificates (profile 3; without its key under --external-ca) and
+    # the live connections, for the calls that follow a charger's CALL (set by server.py).
+    ca: CertificateAuthority | None = None
+    registry: ConnectionRegistry | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -133,6 +149,7 @@ class Services:
             unknown_chargers=UnknownChargerRepo(db),
             simulators=SimulatorRepo(db),
             tariffs=TariffRepo(db),
+            certificates=CertificateRepo(db),
         )
 
     @property
@@ -147,6 +164,8 @@ class Services:
         for writer in self.writers:
             writer.start()
         self._tasks.append(asyncio.get_running_loop().create_task(self._prune_loop()))
+        if self.registry is not None and self.ca is not None:
+            self._tasks.append(asyncio.get_running_loop().create_task(renewal_loop(self)))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run follow-up work as a task that is kept alive, logged if it fails, and

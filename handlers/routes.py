@@ -20,6 +20,7 @@ from tornado.routing import Rule
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, health, live, pages
+from handlers.admin import certificates as admin_certificates
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
 from handlers.admin import index as admin_index
@@ -67,7 +68,7 @@ HTTP_MODULES = (
     health, auth, pages, live,
     api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_index,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security, admin_tariffs,
+    admin_security, admin_tariffs, admin_certificates,
 )  # fmt: skip
 
 

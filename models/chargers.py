@@ -228,7 +228,7 @@ class ChargerRepo:
         db = self._coll.database
         counts = {"chargers": (await self._coll.delete_one({"_id": charger_id})).deleted_count}
         for name in ("transactions", "messages", "commands", "anomalies", "security_events",
-                     "reservations", "charging_profiles"):  # fmt: skip
+                     "reservations", "charging_profiles", "certificates"):  # fmt: skip
             counts[name] = (await db[name].delete_many({"charger": charger_id})).deleted_count
         counts["local_lists"] = (await db.local_lists.delete_one({"_id": charger_id})).deleted_count
         result = await db.meter_values.delete_many({"meta.charger": charger_id})

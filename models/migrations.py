@@ -13,7 +13,14 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, security_events, tariffs, unknown_chargers
+from models import (
+    certificates,
+    charging_profiles,
+    reservations,
+    security_events,
+    tariffs,
+    unknown_chargers,
+)
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -82,6 +89,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     "counters": [],
     "meta": [],
+    "certificates": certificates.INDEXES,
 }
 
 
@@ -142,6 +150,9 @@ async def _tariff_user_indexes(db: AsyncDatabase) -> None:
     is not deleted)."""
     for name, index in tariffs.USER_INDEXES.items():
         await db[name].create_indexes([index])
+async def _certificates(db: AsyncDatabase) -> None:
+    """The ``certificates`` collection (created with the others) and its indexes."""
+    await db.certificates.create_indexes(certificates.INDEXES)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
@@ -151,6 +162,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
+    (9, "certificates: issued charger certificates and kept CSRs", _certificates),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -57,6 +57,9 @@ def build_parser() -> OneLineParser:
     add("--connectors", type=int, default=1, help="connectors per charge point")
     add("--password", default=None, help="HTTP Basic password (username: the charger id)")
     add("--cafile", default=None, help="CA bundle to verify a wss:// server")
+    add("--certificate-dir", default=None,
+        help="security profile 3: keep each charger's key and signed certificate in"
+        " DIR/<charger id>/ and present it as the TLS client certificate")  # fmt: skip
     add("--ramp", type=float, default=0.0, help="seconds between starting two simulators")
     progress_help = (
         "seconds between progress lines"
@@ -80,13 +83,14 @@ def make_fleet(args: argparse.Namespace, parser: OneLineParser) -> SimulatorFlee
     if not args.prefix:
         parser.error("--prefix must not be empty")
     kwh_min = args.kwh_max if args.kwh_min is None else args.kwh_min
+    profile_3 = {"certificate_dir": args.certificate_dir} if args.certificate_dir else {}
     try:
         return SimulatorFleet.from_url(
             args.url, args.count, args.prefix,
             interval=args.interval, kwh_min=kwh_min, kwh_max=args.kwh_max,
             duration=args.duration, pre_charge_delay=args.pre_charge_delay,
             repeat=args.repeat, rfid=args.rfid, connectors=args.connectors,
-            password=args.password, ca_file=args.cafile, seed=args.seed,
+            password=args.password, ca_file=args.cafile, seed=args.seed, **profile_3,
         )  # fmt: skip
     except ConfigError as exc:
         parser.error(str(exc))

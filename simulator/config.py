@@ -58,6 +58,10 @@ class SimulatorConfig:
     tls: bool = False
     # CA bundle to verify a wss:// server with (e.g. a self-signed test certificate).
     ca_file: str | None = None
+    # Security profile 3: where the charger's key and signed certificate are kept
+    # (simulator.certificates); with it, SignChargePointCertificate is answered and the
+    # certificate, once received, is the TLS client certificate of every connection.
+    certificate_dir: str | None = None
     vendor: str = "Simulator"
     model: str = "SIM-1"
     serial_number: str | None = None

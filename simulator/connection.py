@@ -34,6 +34,7 @@ from websockets.exceptions import (
 from ocppj import errors, frames
 from ocppj.rpc import ConnectionLost, OutgoingCalls
 from ocppj.validation import SchemaStore
+from simulator.certificates import ChargerCertificates
 from simulator.config import SimulatorConfig
 from simulator.state import SimulatorError
 
@@ -99,7 +100,12 @@ AnswerFn = Callable[["OcppConnection", frames.Call], Awaitable[Answer]]
 def _ssl_context(config: SimulatorConfig) -> ssl.SSLContext | None:
     if not config.tls:
         return None
-    return ssl.create_default_context(cafile=config.ca_file)
+    context = ssl.create_default_context(cafile=config.ca_file)
+    if config.certificate_dir:  # profile 3: our certificate, once the CSMS signed one
+        files = ChargerCertificates(config.certificate_dir, config.charger_id).client_files()
+        if files is not None:
+            context.load_cert_chain(*files)
+    return context
 
 
 def _connect_error(config: SimulatorConfig, exc: BaseException) -> SimulatorError:

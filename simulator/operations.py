@@ -16,6 +16,7 @@ from typing import Any
 
 from ocppj.timeutil import utcnow
 from simulator import charging
+from simulator.certificates import ChargerCertificates
 from simulator.connection import Answer, OcppConnection
 from simulator.context import ChargePointContext
 from simulator.keys import AUTHORIZE_REMOTE_TX_REQUESTS, HEARTBEAT_INTERVAL
@@ -167,11 +168,45 @@ async def send_triggered(
         await conn.call("FirmwareStatusNotification", {"status": "Idle"})
 
 
+def extended_trigger_message(
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
+) -> Answer:
+    """ExtendedTriggerMessage: SignChargePointCertificate sends a new CSR (Rejected
+    without a certificate_dir); the other messages as TriggerMessage sends them."""
+    requested = payload["requestedMessage"]
+    if requested == "SignChargePointCertificate":
+        if not cp.config.certificate_dir:
+            return Answer(REJECTED)
+        return Answer(ACCEPTED, lambda: send_sign_certificate(cp, conn))
+    if requested == "LogStatusNotification":
+        return Answer(ACCEPTED, lambda: conn.call("LogStatusNotification", {"status": "Idle"}))
+    return trigger_message(cp, conn, payload)
+
+
+async def send_sign_certificate(cp: ChargePointContext, conn: OcppConnection) -> None:
+    """SignCertificate with a CSR for a new key (kept until its certificate arrives)."""
+    files = ChargerCertificates(cp.config.certificate_dir, cp.config.charger_id)
+    await conn.call("SignCertificate", {"csr": files.new_csr()})
+
+
+def certificate_signed(
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
+) -> Answer:
+    """CertificateSigned: keep the chain when it is for our pending key (Accepted; used
+    from the next connection on), else Rejected."""
+    if not cp.config.certificate_dir:
+        return Answer(REJECTED)
+    files = ChargerCertificates(cp.config.certificate_dir, cp.config.charger_id)
+    return Answer(ACCEPTED if files.store(payload["certificateChain"]) else REJECTED)
+
+
 OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
     {
+        "CertificateSigned": certificate_signed,
         "ChangeAvailability": change_availability,
         "ChangeConfiguration": change_configuration,
         "DataTransfer": data_transfer,
+        "ExtendedTriggerMessage": extended_trigger_message,
         "GetConfiguration": get_configuration,
         "RemoteStartTransaction": remote_start,
         "RemoteStopTransaction": remote_stop,

@@ -14,7 +14,7 @@ from typing import Any
 import tornado.web
 
 from auth.charger_keys import HEX_FORM, TEXT_FORM, NewKey
-from csms.security import PROFILES, set_security
+from csms.security import PROFILES, profile_problem, set_security
 from handlers import forms
 from handlers.admin.base import ADMIN_PATH, AdminHandler, charger_url, path_segment
 from handlers.chargepoint.gate import GateDependency
@@ -87,6 +87,8 @@ class SecurityEventsHandler(SecurityAdminHandler):
             allow_unknown=self.allow_unknown, tls=self.tls_available,
             unknown_count=await self.unknown.count(), shown=EVENTS_SHOWN,
             default_profile=self.services.settings.default_security_profile,
+            ca=self.services.ca, external_ca=self.services.settings.external_ca,
+            csrs=await self.services.certificates.pending_csrs(),
         )  # fmt: skip
 
 
@@ -146,9 +148,9 @@ def security_fields(charger: dict[str, Any]) -> dict[str, str]:
 
 
 def parse_profile(value: str) -> int:
-    """A security profile number: 0, 1 or 2."""
+    """A security profile number: 0, 1, 2 or 3."""
     if value.strip() not in {str(profile) for profile in PROFILES}:
-        raise forms.FieldError("choose profile 0, 1 or 2")
+        raise forms.FieldError("choose profile 0, 1, 2 or 3")
     return int(value)
 
 
@@ -173,6 +175,7 @@ class ChargerSecurityHandler(SecurityAdminHandler):
         """Render the page (with a new key only right after it was made)."""
         charger_id = charger["_id"]
         events = await self.services.security_events.recent(charger_id, CHARGER_EVENTS_SHOWN)
+        issued = await self.services.certificates.for_charger(charger_id)
         if new_key is not None:
             self.set_header("Cache-Control", "no-store")
         self.set_status(status)
@@ -180,7 +183,7 @@ class ChargerSecurityHandler(SecurityAdminHandler):
             "admin/security_charger.html", cid=charger_id, charger=charger,
             security=charger.get("security") or {}, form=form, new_key=new_key,
             events=events, tls=self.tls_available, key_forms=KEY_FORMS,
-            connected=charger_id in self.registry,
+            connected=charger_id in self.registry, certificates=issued,
         )  # fmt: skip
 
     @tornado.web.authenticated
@@ -203,6 +206,10 @@ class ChargerSecurityHandler(SecurityAdminHandler):
             form.error("confirm_downgrade",
                        f"lowering the profile from {old} to {profile} weakens this charger's "
                        "security: tick the box to confirm")  # fmt: skip
+        if form.ok and profile != old:
+            problem = await profile_problem(self.services, charger_id, profile)
+            if problem:
+                form.error("profile", problem)
         if not form.ok:
             await self.show(charger, form, 400)
             return
@@ -213,6 +220,10 @@ class ChargerSecurityHandler(SecurityAdminHandler):
             )
         except LookupError:
             raise tornado.web.HTTPError(404, log_message="charger deleted meanwhile") from None
+        except ValueError as exc:  # its certificate went meanwhile (profile_problem)
+            form.error("profile", str(exc))
+            await self.show(charger, form, 400)
+            return
         log.info("charger %r security set to profile %d by %s%s", charger_id, profile, user,
                  " with a new key" if key else "")  # fmt: skip
         if key is None:

@@ -1,9 +1,12 @@
-"""Charger authentication: OCPP 1.6 security profiles 1 and 2 (HTTP Basic, OCPP_RULES 20-21).
+"""Charger authentication: OCPP 1.6 security profiles 1 and 2 (HTTP Basic, OCPP_RULES 20-21)
+and 3 (a TLS client certificate from our certificate authority).
 
 A charger document may carry ``security: {profile, key_hash, key_set_at, key_form}``;
 profile 0 (or no ``security``) needs no credentials. Profile 1 needs HTTP Basic with the
 charger id as username and its AuthorizationKey as password; profile 2 needs the same
-over TLS and is refused over plain ``ws://`` (no downgrade).
+over TLS and is refused over plain ``ws://`` (no downgrade). Profile 3 needs TLS and a
+client certificate issued by the configured CA, valid now, whose commonName is the
+charger id; no HTTP Basic.
 
 The key is 16-20 bytes. Chargers send it either as those bytes ("text") or as their hex
 encoding of up to 40 characters, as the AuthorizationKey configuration key holds it;
@@ -29,22 +32,59 @@ from pymongo.errors import PyMongoError
 
 from auth.basic import parse_basic
 from auth.charger_keys import verify_key
+from csms.certificate_authority import (
+    CertificateError,
+    OtherChargerCertificate,
+    check_client_certificate,
+)
 from csms.services import Services
 from handlers.chargepoint.limits import KeyedBuckets, LimitSettings
+from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.auth")
 
 REALM = 'Basic realm="csms"'
 # Security event type recorded for every refused login (source "csms").
 FAILED_LOGIN = "FailedToAuthenticateAtCentralSystem"
+# Its reason when the TLS handshake itself refused the client certificate.
+TLS_CERTIFICATE_REFUSED = "tls_client_certificate"
 
 
-def server_tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
-    """The server's TLS context for ``--certfile/--keyfile`` (security profile 2): TLS 1.2
-    or newer, no client certificates (chargers authenticate with HTTP Basic)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+# The four TLS 1.2 suites of the Security Whitepaper (A00.FR.317), then ECDHE with RSA
+# for browsers on TLS 1.2; TLS 1.3 keeps OpenSSL's own suites.
+WHITEPAPER_CIPHERS = (
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "AES128-GCM-SHA256:AES256-GCM-SHA384"
+)
+TLS_CIPHERS = WHITEPAPER_CIPHERS + ":ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: an expired client certificate still completes the
+# handshake, so admission can refuse it by name and record it (it checks the dates).
+NO_CHECK_TIME = 0x200000
+
+
+def server_tls_context(
+    certfile: str, keyfile: str | None = None, *,
+    ecdsa: tuple[str, str | None] | None = None, client_ca: str | None = None,
+) -> ssl.SSLContext:  # fmt: skip
+    """The server's TLS context: TLS 1.2 or newer with the Whitepaper's suites, the
+    certificate of ``--certfile/--keyfile`` and optionally a second one of the other key
+    type (``ecdsa``: RSA and ECDSA served together, the client's suites choose).
+
+    ``client_ca`` (PEM): a client certificate is asked for but optional (profile 2
+    chargers have none); one that does not chain to this CA fails the handshake, and
+    admission requires a valid one of the charger itself for profile 3."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(TLS_CIPHERS)
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_CIPHER_SERVER_PREFERENCE
     context.load_cert_chain(certfile, keyfile)
+    if ecdsa is not None:
+        context.load_cert_chain(*ecdsa)
+    if client_ca:
+        context.load_verify_locations(cadata=client_ca)
+        context.verify_mode = ssl.CERT_OPTIONAL
+        # The CA may be an intermediate (the issuer of the leaves): trusted as it is.
+        context.verify_flags |= NO_CHECK_TIME | ssl.VERIFY_X509_PARTIAL_CHAIN
     return context
 
 
@@ -100,6 +140,7 @@ class Attempt:
     ip: str
     tls: bool
     authorization: str | None
+    client_certificate: bytes | None = None  # DER, from the TLS handshake
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +203,8 @@ class ChargerAuth:
         profile = security.get("profile") or 0
         if profile == 0:
             return ADMITTED
+        if profile == 3:
+            return await self._admit_certificate(attempt, services, now)
         if profile != 1 and not attempt.tls:
             # Profile 2 (or anything unexpected: fail closed) only over TLS; the key is not
             # even looked at, it crossed the network in the clear.
@@ -187,6 +230,31 @@ class ChargerAuth:
         if not await asyncio.to_thread(verify_key, key_hash, password):
             return await self._refuse(attempt, services, now, 401, "wrong_key",
                                       "wrong key")  # fmt: skip
+        return ADMITTED
+
+    async def _admit_certificate(
+        self, attempt: Attempt, services: Services, now: datetime
+    ) -> Admission:
+        """Profile 3: wss with a client certificate from our CA naming this charger (403
+        and a security event else); HTTP Basic is not needed."""
+        if not attempt.tls:
+            return await self._refuse(attempt, services, now, 403, "tls_required",
+                                      "security profile 3 requires wss://")  # fmt: skip
+        if not attempt.client_certificate:
+            return await self._refuse(attempt, services, now, 403, "no_client_certificate",
+                                      "profile 3 requires a client certificate")  # fmt: skip
+        ca = services.ca
+        if ca is None:
+            return await self._refuse(attempt, services, now, 403, "no_ca",
+                                      "no certificate authority is configured")  # fmt: skip
+        try:
+            check_client_certificate(attempt.client_certificate, ca.certificate,
+                                     attempt.charger_id, now)  # fmt: skip
+        except OtherChargerCertificate as exc:
+            return await self._refuse(attempt, services, now, 403,
+                                      "certificate_of_another_charger", str(exc))  # fmt: skip
+        except CertificateError as exc:
+            return await self._refuse(attempt, services, now, 403, "bad_certificate", str(exc))
         return ADMITTED
 
     async def _list_unknown(
@@ -219,3 +287,25 @@ class ChargerAuth:
         headers = {"WWW-Authenticate": REALM} if status == 401 else {}
         body = "unauthorized" if status == 401 else tech_info
         return Admission(status, body, headers)
+
+
+def tls_refusal_recorder(services: Services) -> Callable[[str, str], None]:
+    """What ``GuardedHTTPServer`` calls when a TLS handshake refused a client certificate
+    (it does not chain to our CA, e.g. self-signed): a security event without a charger
+    (the handshake ends before the charger id is known) naming the IP and the reason."""
+
+    async def record(ip: str, why: str) -> None:
+        log.warning("TLS handshake from %s refused its client certificate: %s", ip, why)
+        try:
+            await services.security_events.record(
+                "", FAILED_LOGIN, utcnow(), f"TLS client certificate refused: {why}",
+                source="csms", ip=ip, reason=TLS_CERTIFICATE_REFUSED, tls=True,
+            )  # fmt: skip
+        except PyMongoError:
+            log.exception("could not record the refused TLS handshake of %s", ip)
+        services.bus.publish("security_event", "", event=FAILED_LOGIN)
+
+    def refused(ip: str, why: str) -> None:
+        services.spawn(record(ip, why))
+
+    return refused

@@ -65,3 +65,17 @@ def request_peer(request: HTTPServerRequest, trust_proxy_headers: bool) -> tuple
     else:
         ip = request.remote_ip or "local"
     return ip, isinstance(getattr(connection, "stream", None), SSLIOStream)
+
+
+def peer_certificate(request: HTTPServerRequest) -> bytes | None:
+    """The TLS client certificate (DER) the charger presented, or None (no TLS on this
+    socket, or no certificate; behind a proxy there is never one: profile 3 needs TLS
+    to end at this server)."""
+    stream = getattr(request.connection, "stream", None)
+    if not isinstance(stream, SSLIOStream):
+        return None
+    sock = stream.socket
+    try:
+        return sock.getpeercert(binary_form=True) if sock is not None else None
+    except ValueError:  # the handshake is not done (cannot happen once headers were read)
+        return None

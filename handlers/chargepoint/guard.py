@@ -27,6 +27,7 @@ import errno
 import logging
 import resource
 import socket
+import ssl
 import time
 import weakref
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from typing import Any
 from tornado import httputil
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
-from tornado.iostream import IOStream
+from tornado.iostream import IOStream, SSLIOStream
 
 log = logging.getLogger("csms.server")
 
@@ -221,14 +222,17 @@ class _BodyLimit(httputil.HTTPMessageDelegate):
 class GuardedHTTPServer(HTTPServer):
     """``HTTPServer`` with socket caps, a 413 body limit and a paused, quiet accept on
     EMFILE (see the module docstring). Extra keyword arguments: ``max_sockets``,
-    ``max_sockets_per_ip``, ``accept_pause`` (seconds), ``log_every`` (seconds); the
+    ``max_sockets_per_ip``, ``accept_pause`` (seconds), ``log_every`` (seconds),
+    ``on_certificate_refused(ip, why)`` (a TLS handshake refused a client certificate); the
     rest are ``HTTPServer``'s (``max_body_size`` is also the 413 limit)."""
 
     def initialize(
         self, request_callback: Any, *, max_sockets: int = 0, max_sockets_per_ip: int = 0,
-        accept_pause: float = 0.1, log_every: float = 1.0, **kwargs: Any,
+        accept_pause: float = 0.1, log_every: float = 1.0,
+        on_certificate_refused: Callable[[str, str], None] | None = None, **kwargs: Any,
     ) -> None:  # fmt: skip
         super().initialize(request_callback, **kwargs)
+        self.on_certificate_refused = on_certificate_refused
         self.sockets_open = SocketCount(max_sockets, max_sockets_per_ip)
         self.body_limit = kwargs.get("max_body_size") or 0
         self.accept_pause = accept_pause
@@ -264,7 +268,20 @@ class GuardedHTTPServer(HTTPServer):
             self._log_refused()
             stream.close()
             return
+        if self.on_certificate_refused is not None and isinstance(stream, SSLIOStream):
+            stream.wait_for_handshake().add_done_callback(
+                lambda done: self._handshake_done(done, ip)
+            )
         super().handle_stream(stream, address)
+
+    def _handshake_done(self, done: Any, ip: str) -> None:
+        """A handshake that failed on the client certificate is reported (profile 3)."""
+        if done.cancelled() or done.exception() is None:
+            return
+        error = done.exception()  # Tornado hands the SSL error itself to this future
+        error = getattr(error, "real_error", None) or error
+        if isinstance(error, ssl.SSLCertVerificationError) and self.on_certificate_refused:
+            self.on_certificate_refused(ip, error.verify_message or str(error))
 
     def start_request(self, server_conn: object, request_conn: Any) -> Any:
         """Tornado's delegate, behind the 413 check."""

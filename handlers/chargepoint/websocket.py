@@ -20,7 +20,7 @@ from csms.session import ChargerSession
 from handlers import qrcodes
 from handlers.base import AppDependencies
 from handlers.chargepoint.admission import Attempt
-from handlers.chargepoint.gate import GateDependency, request_peer
+from handlers.chargepoint.gate import GateDependency, peer_certificate, request_peer
 from handlers.chargepoint.limits import (
     CLOSE,
     THROTTLE,
@@ -160,8 +160,9 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             self.refuse(503, reason + "; retry later",
                         {"Retry-After": str(limits.busy_retry_after)})  # fmt: skip
             return
+        certificate = peer_certificate(self.request) if tls else None
         attempt = Attempt(charger_id, self.request.path, ip, tls,
-                          self.request.headers.get("Authorization"))  # fmt: skip
+                          self.request.headers.get("Authorization"), certificate)  # fmt: skip
         verdict = await self.gate.auth.admit(
             attempt, self.services,
             self.gate.allow_unknown, utcnow(),

@@ -19,8 +19,6 @@ from ocppj.timeutil import utcnow
 from tests.charge_points import raw_charger
 from tests.csms.test_remote import HASH, booted, check
 
-CSR = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----"
-
 
 async def certificates(db):
     return (await db.chargers.find_one({"_id": "CP1"})).get("certificates")
@@ -61,17 +59,6 @@ async def test_an_unanswered_certificate_request_stores_nothing(ws_url, services
         outcome = await perform(services, registry, "CP1", "get_installed_certificate_ids", params)
     assert outcome.status == "error"
     assert await certificates(db) is None
-
-
-@pytest.mark.gen_test
-async def test_a_csr_is_kept_for_an_operator_and_rejected(ws_url, db):
-    async with raw_charger(ws_url("/CP1/")) as cp:
-        await cp.boot()
-        assert await cp.call("c", "SignCertificate", {"csr": CSR}) == [
-            3, "c", {"status": "Rejected"},
-        ]  # fmt: skip
-    pending = (await db.chargers.find_one({"_id": "CP1"}))["pending_csr"]
-    assert pending["csr"] == CSR and isinstance(pending["ts"], datetime)
 
 
 @pytest.mark.gen_test
@@ -139,12 +126,12 @@ async def test_rotating_makes_a_new_key_even_at_profile_0(services, db, charger)
 
 
 @pytest.mark.gen_test
-@pytest.mark.parametrize("profile", [3, -1])
+@pytest.mark.parametrize("profile", [4, -1])
 async def test_an_unknown_profile_is_refused_before_anything_is_stored(
     services, db, charger, profile
 ):
     doc = await services.chargers.get(charger)
-    with pytest.raises(ValueError, match=r"profile must be one of \(0, 1, 2\)"):
+    with pytest.raises(ValueError, match=r"profile must be one of \(0, 1, 2, 3\)"):
         await set_security(services, doc, profile, True, "hex", "alice", utcnow())
     assert "security" not in await db.chargers.find_one({"_id": charger})
     assert await events(db) == []

@@ -240,8 +240,8 @@ async def test_delete_with_data_removes_the_charger_and_its_records_only(db):
     counts = await repo.delete_with_data("CP1")
     assert counts == {
         "chargers": 1, "transactions": 2, "messages": 2, "commands": 2, "anomalies": 2,
-        "security_events": 2, "reservations": 2, "charging_profiles": 2, "local_lists": 1,
-        "meter_values": 3,
+        "security_events": 2, "reservations": 2, "charging_profiles": 2, "certificates": 0,
+        "local_lists": 1, "meter_values": 3,
     }  # fmt: skip
     assert await repo.get("CP1") is None
     assert await db.transactions.count_documents({"charger": "CP2"}) == 2

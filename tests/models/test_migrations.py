@@ -56,6 +56,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
         "applied 7: chargers, RFID tags and sites by their tariff",
+        "applied 9: certificates: issued charger certificates and kept CSRs",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})

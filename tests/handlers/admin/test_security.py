@@ -123,8 +123,11 @@ async def test_lowering_the_profile_needs_a_confirmation(http_url, admin_user, c
 @pytest.mark.gen_test
 @pytest.mark.parametrize(
     ("fields", "field", "message"),
-    [({"profile": "3", "key_form": "hex"}, "profile", "choose profile 0, 1 or 2"),
-     ({"profile": "", "key_form": "hex"}, "profile", "choose profile 0, 1 or 2"),
+    [({"profile": "4", "key_form": "hex"}, "profile", "choose profile 0, 1, 2 or 3"),
+     ({"profile": "", "key_form": "hex"}, "profile", "choose profile 0, 1, 2 or 3"),
+     ({"profile": "3", "key_form": "hex"}, "profile",
+      "profile 3 needs a certificate from us first: let the charger send SignCertificate"
+      " (ExtendedTriggerMessage SignChargePointCertificate)"),
      ({"profile": "1", "key_form": "base64"}, "key_form", "choose hex or text")],
 )  # fmt: skip
 async def test_invalid_submissions_change_nothing(
