@@ -183,10 +183,11 @@ def schedule(
     immediate: bool,
     force: Iterable[Key] = (),
 ) -> Schedule:
-    """Sort the changes: a connector without a limit of ours, or one in ``force`` (it
-    reconnected), or one whose limit goes down, is in ``lower``; one that goes up is in
-    ``raise_`` when ``immediate`` (a start, stop, suspension or limit change asked for
-    this round) or its last profile is ``hold_s`` old, else in ``held``."""
+    """Sort the changes: a limit that goes down, or a repeat for a connector in ``force``
+    (it reconnected and lost it), is in ``lower``; one that goes up is in ``raise_`` when
+    ``immediate`` (a start, stop, suspension or limit change asked for this round) or its
+    last profile is ``hold_s`` old, else in ``held``. A new session's first limit counts
+    as a raise from 0 (it goes out after the lowers), unless it is a pause."""
     forced = set(force)
     plan = Schedule()
     for d in demands:
@@ -194,8 +195,12 @@ def schedule(
             continue
         target = targets[d.key]
         current = d.current_a
-        if current is None or d.key in forced or target < current - _EPS:
+        if current is None:
+            (plan.lower if target <= _EPS else plan.raise_)[d.key] = target
+        elif target < current - _EPS or (d.key in forced and target <= current + _EPS):
             plan.lower[d.key] = target
+        elif d.key in forced:
+            plan.raise_[d.key] = target
         elif abs(target - current) <= _EPS:
             plan.unchanged[d.key] = target
         elif immediate or d.last_sent is None or now - d.last_sent >= hold_s:

@@ -176,6 +176,7 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
     await services.meter_values.backpressure()
+    services.load_event(ctx.charger_id, "meter", connector=connector, samples=docs)
     power = latest(docs, POWER)
     services.bus.publish(
         "meter",

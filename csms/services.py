@@ -27,6 +27,7 @@ from models.reservations import ReservationRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
 from models.simulators import SimulatorRepo
+from models.sites import AllocationRepo, SiteRepo
 from models.transactions import TransactionRepo
 from models.unknown_chargers import UnknownChargerRepo
 from models.users import TokenRepo, UserRepo
@@ -82,9 +83,13 @@ class Services:
     local_lists: LocalListRepo
     unknown_chargers: UnknownChargerRepo
     simulators: SimulatorRepo
+    sites: SiteRepo
+    allocations: AllocationRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
+    # Load management (csms.load_management.LoadManager), attached by handlers.routes.make_app.
+    load: Any = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -130,6 +135,8 @@ class Services:
             local_lists=LocalListRepo(db),
             unknown_chargers=UnknownChargerRepo(db),
             simulators=SimulatorRepo(db),
+            sites=SiteRepo(db),
+            allocations=AllocationRepo(db),
         )
 
     @property
@@ -152,6 +159,11 @@ class Services:
         self._spawned.add(task)
         task.add_done_callback(self._spawn_done)
         return task
+
+    def load_event(self, charger_id: str, reason: str, **data: Any) -> None:
+        """Tell load management that something about a charger changed (never waits)."""
+        if self.load is not None:
+            self.load.event(charger_id, reason, **data)
 
     def _spawn_done(self, task: asyncio.Task) -> None:
         self._spawned.discard(task)

@@ -17,6 +17,7 @@ import tornado.web
 import xstatic.pkg.leaflet
 from tornado.routing import Rule
 
+from csms.load_management import LoadManager, LoadSettings
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, health, live, pages
@@ -95,10 +96,13 @@ def make_app(
     tls: bool = False,
     trust_proxy_headers: bool = False,
     live: LiveSettings | None = None,
+    load: LoadSettings | None = None,
 ) -> tornado.web.Application:
     """The Tornado Application with every dependency in its settings, each built once
     here and read through the typed properties of ``handlers.base.AppDependencies``."""
     web = web or WebSettings()
+    if services.load is None:  # load management sends through this registry
+        services.load = LoadManager(services, registry, load)
     gate = ChargerGate.build(
         limits, allow_unknown=allow_unknown_chargers, tls=tls,
         trust_proxy_headers=trust_proxy_headers,

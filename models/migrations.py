@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, security_events, unknown_chargers
+from models import charging_profiles, reservations, security_events, sites, unknown_chargers
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -28,6 +28,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # chargers there are (4.5 ms instead of 0.6 at 700 chargers); the operator's
         # search scans instead (~0.2 s at 10,000 chargers).
         IndexModel([("connected", ASCENDING)], name="connected"),
+        sites.CHARGER_SITE_INDEX,
     ],
     "transactions": [
         IndexModel(
@@ -81,6 +82,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     "counters": [],
     "meta": [],
+    "sites": sites.SITE_INDEXES,
+    "allocations": sites.ALLOCATION_INDEXES,
 }
 
 
@@ -142,6 +145,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (3, "charger search terms and connector statuses", _charger_search_fields),
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
+    (6, "sites and allocations of load management", _create_collections),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

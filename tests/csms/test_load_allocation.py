@@ -172,15 +172,20 @@ def test_schedule_lowers_before_raises_and_holds_meter_raises():
     ]
     targets = {d.key: v for d, v in zip(demands, [10.0, 16.0, 10.0, 12.0, 9.0, 32.0], strict=True)}
     plan = schedule(demands, targets, now=110.0, hold_s=30.0, immediate=False)
-    assert plan.lower == {("CP1", 1): 10.0, ("CP3", 1): 10.0}
+    assert plan.lower == {("CP1", 1): 10.0}
     assert plan.unchanged == {("CP2", 1): 16.0}
-    assert plan.raise_ == {("CP4", 1): 12.0}
+    # CP3 is new: its first limit goes out with the raises, after the lowers.
+    assert plan.raise_ == {("CP3", 1): 10.0, ("CP4", 1): 12.0}
     assert plan.held == {("CP5", 1): 9.0}
     assert effective(demands, plan, targets)[("CP5", 1)] == 8.0
     now = schedule(demands, targets, now=110.0, hold_s=30.0, immediate=True)
-    assert now.raise_ == {("CP4", 1): 12.0, ("CP5", 1): 9.0} and not now.held
-    forced = schedule(demands, targets, 110.0, 30.0, False, force=[("CP2", 1)])
-    assert ("CP2", 1) in forced.lower
+    assert now.raise_ == {("CP3", 1): 10.0, ("CP4", 1): 12.0, ("CP5", 1): 9.0}
+    assert not now.held
+    forced = schedule(demands, targets, 110.0, 30.0, False, force=[("CP2", 1), ("CP5", 1)])
+    assert forced.lower == {("CP1", 1): 10.0, ("CP2", 1): 16.0}
+    assert forced.raise_ == {("CP3", 1): 10.0, ("CP4", 1): 12.0, ("CP5", 1): 9.0}
+    pause = schedule([demand(7)], {("CP7", 1): 0.0}, 110.0, 30.0, False)
+    assert pause.lower == {("CP7", 1): 0.0}
 
 
 def test_safe_share_and_rounding():
