@@ -32,6 +32,7 @@ from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
 from handlers.api import rfid as api_rfid
+from handlers.api import sites as api_sites
 from handlers.base import LiveSettings, WebSettings
 from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
@@ -63,7 +64,7 @@ class VendorStaticHandler(StaticHandler):
 # The modules whose ``default_handlers`` are served, in matching order.
 HTTP_MODULES = (
     health, auth, pages, live,
-    api_chargers, api_data, api_rfid, api_index,
+    api_chargers, api_data, api_rfid, api_sites, api_index,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security,
 )  # fmt: skip

@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from handlers.api import openapi_sites
+
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 ACTION_PATH = "/ocpp/chargers/{cid}/action/"
@@ -467,6 +469,7 @@ def build_openapi(
         },
         "security": copy.deepcopy(SECURITY),
     }
+    openapi_sites.extend(document)
     if server_url:
         document["servers"] = [{"url": server_url.rstrip("/")}]
     return document

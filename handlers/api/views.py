@@ -92,6 +92,9 @@ def charger_view(
         "require_rfid": bool(doc.get("require_rfid")),
         "latitude": doc.get("latitude"),
         "longitude": doc.get("longitude"),
+        "site": doc.get("site"),
+        "max_current_a": doc.get("max_current_a"),
+        "profiles_rejected": bool(doc.get("profiles_rejected")),
         "landing_page": escaped_path(f"{base}/ocpp/c/", doc["_id"]),
         "log_page": escaped_path(f"{base}/ocpp/log/", doc["_id"]),
     }

@@ -22,15 +22,19 @@ GET_PATHS = (
     "/ocpp/api/rfid/",
     "/ocpp/api/rfid/TAG1/",
     "/ocpp/api/openapi.json",
+    "/ocpp/api/sites/",
+    "/ocpp/api/sites/S1/",
+    "/ocpp/api/sites/S1/allocations/",
 )
 
 
 @pytest.fixture
 def known(io_loop, services):
-    """A charger CP1 and a tag TAG1."""
+    """A charger CP1, a tag TAG1 and a site S1."""
     now = datetime(2026, 1, 1, tzinfo=UTC)
     io_loop.run_sync(lambda: services.chargers.create("CP1", {}, now))
     io_loop.run_sync(lambda: services.rfid.upsert("TAG1"))
+    io_loop.run_sync(lambda: services.sites.create({"_id": "S1", "name": "S1", "limit_a": 32}))
 
 
 def test_every_api_route_is_probed():
