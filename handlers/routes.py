@@ -28,6 +28,7 @@ from handlers.admin import operations as admin_operations
 from handlers.admin import rfid as admin_rfid
 from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
+from handlers.admin import sites as admin_sites
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
@@ -66,7 +67,7 @@ HTTP_MODULES = (
     health, auth, pages, live,
     api_chargers, api_data, api_rfid, api_sites, api_index,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security,
+    admin_security, admin_sites,
 )  # fmt: skip
 
 
