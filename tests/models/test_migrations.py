@@ -55,6 +55,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 3: charger search terms and connector statuses",
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
+        "applied 6: sites and allocations of load management",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -95,3 +96,17 @@ async def test_migration_5_gives_old_security_events_the_time_they_were_stored(d
         doc["_id"]: doc["stored"].replace(tzinfo=None) async for doc in db.security_events.find()
     }
     assert stored == {1: received, 2: datetime(2025, 5, 2)}
+
+
+@pytest.mark.gen_test
+async def test_migration_6_creates_sites_and_allocations_with_their_indexes(db):
+    await db.sites.drop()
+    await db.allocations.drop()
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 5}})
+    done = await migrate(db)
+    assert done[0] == "applied 6: sites and allocations of load management"
+    assert "parent" in await db.sites.index_information()
+    allocations = await db.allocations.index_information()
+    assert allocations["ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
+    assert allocations["site_ts"]["key"] == [("site", 1), ("ts", -1)]
+    assert "site" in await db.chargers.index_information()
