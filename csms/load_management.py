@@ -214,6 +214,9 @@ class LoadManager:
                 states[key] = "waiting"
             plan.held.update(plan.raise_)
             plan.raise_ = {}
+        for key, meta in sending.items():
+            if meta["offline"]:
+                states[key] = "offline"
         await self._record(root, tree, nodes, demands, targets, plan, states, reasons, now)
 
     async def _demands(
@@ -233,6 +236,9 @@ class LoadManager:
             if p["purpose"] == "TxProfile" and p["profile_id"] == LOAD_PROFILE_ID + p["connector"]
         }
         max_a = float(charger.get("max_current_a") or self.settings.connector_max_a)
+        # Offline: nothing can be sent; it keeps what it last accepted (its full rating
+        # when that is unknown), so it never blocks the others' raises.
+        offline = cid not in self.registry
         found = []
         for tx in transactions:
             key = (cid, tx["connector"])
@@ -241,13 +247,16 @@ class LoadManager:
             if profile is not None and profile.get("transaction_id") == tx["_id"]:
                 current = profile_limit_a(profile["profile"], voltage, phases)
                 last_sent = _aware(profile["ts"]).timestamp()
+            fixed = bool(charger.get("profiles_rejected")) or offline
+            held = current if offline and current is not None else max_a
             demand = Demand(
-                key, charger["site"], (_aware(tx["start_ts"]), tx["_id"]), max_a,
+                key, charger["site"], (_aware(tx["start_ts"]), tx["_id"]),
+                held if fixed else max_a,
                 measured_a=self._measured_a(key, voltage, phases), current_a=current,
-                last_sent=last_sent, fixed=bool(charger.get("profiles_rejected")),
-                suspended_ev=self._suspended.get(key, False),
+                last_sent=last_sent, fixed=fixed, suspended_ev=self._suspended.get(key, False),
             )  # fmt: skip
-            meta = {"transaction": tx["_id"], "unit": unit, "voltage": voltage, "phases": phases}
+            meta = {"transaction": tx["_id"], "unit": unit, "voltage": voltage, "phases": phases,
+                    "offline": offline}  # fmt: skip
             found.append((demand, meta))
         return found
 

@@ -118,5 +118,5 @@ def profile_limit_a(profile: dict[str, Any], voltage: float, phases: int) -> flo
         return None
     limit = float(periods[0]["limit"])
     if schedule.get("chargingRateUnit") == "W":
-        return limit / (voltage * phases)
+        return round(limit / (voltage * phases), 1)
     return limit

@@ -236,3 +236,23 @@ async def test_a_reconnecting_charger_gets_its_profile_again(ws_url, services, d
         await until(lambda: board.limit_of("A") == 16 and "A" in board.defaults)
         assert board.defaults == {"A": 16.0}
         assert board.limit_of("B") is None  # B did not reconnect and got nothing
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_an_offline_charger_keeps_its_share_and_blocks_nobody(ws_url, services, db):
+    board = Board(32)
+    async with chargers(ws_url, board, ["A", "C"]) as cps:
+        async with chargers(ws_url, board, ["B"]) as gone:
+            await make_site(services, chargers=["A", "B", "C"])
+            await start(cps["A"], board)
+            await start(gone["B"], board)
+            await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
+        await services.load.idle()
+        # B dropped its link with its session open: it keeps its 16 A; A and C share the rest.
+        await start(cps["C"], board)
+        await until(lambda: board.limit_of("A") == 8 and board.limit_of("C") == 8)
+        assert board.violations == []
+        await services.load.idle()
+        latest = await services.allocations.latest("S1")
+        rows = {r["charger"]: (r["limit_a"], r["state"]) for r in latest["connectors"]}
+        assert rows["B"] == (16.0, "offline")
