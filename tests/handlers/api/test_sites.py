@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import UTC, datetime
 
 import pytest
 import websockets
 from ocpp.v16 import call as ocpp_call
 
+from handlers.api.openapi import build_openapi
 from tests.charge_points import OCPP16
 from tests.csms.test_load_management import Board, Charger, start, until
 from tests.handlers.api.support import assert_error, call, data
+from tests.handlers.api.test_openapi import assert_documented
 
 SITES = "/ocpp/api/sites/"
 GARAGE = {"id": "S1", "name": "Garage", "limit_a": 32, "phases": 3, "voltage": 230}
@@ -153,3 +156,35 @@ async def test_patching_the_limit_lowers_the_chargers(http_url, ws_url, auth_hea
         assert history["items"][-1]["allocated_a"] == 16.0
         assert all(item["allocated_a"] <= item["capacity_a"] for item in history["items"])
         assert board.violations == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_responses_fit_the_openapi_document(http_url, auth_headers, services):
+    doc = build_openapi()
+    h = auth_headers
+    await services.chargers.create("CP1", {}, datetime(2026, 1, 1, tzinfo=UTC))
+    checks = [
+        (SITES, "/ocpp/api/sites/", "post", GARAGE),
+        (SITES, "/ocpp/api/sites/", "post", GARAGE),
+        (SITES, "/ocpp/api/sites/", "post", {"id": "X"}),
+        (SITES, "/ocpp/api/sites/", "post", {"id": "C1", "limit_w": 7000, "parent": "S1"}),
+        (SITES, "/ocpp/api/sites/", "get", None),
+        ("/ocpp/chargers/CP1/", "/ocpp/chargers/{cid}/", "patch", {"site": "S1"}),
+        ("/ocpp/chargers/CP1/", "/ocpp/chargers/{cid}/", "get", None),
+        (f"{SITES}S1/", "/ocpp/api/sites/{site}/", "get", None),
+        (f"{SITES}S9/", "/ocpp/api/sites/{site}/", "get", None),
+        (f"{SITES}S1/", "/ocpp/api/sites/{site}/", "patch", {"limit_a": 16}),
+        (f"{SITES}S1/", "/ocpp/api/sites/{site}/", "patch", {"phases": 2}),
+        (f"{SITES}S1/allocations/", "/ocpp/api/sites/{site}/allocations/", "get", None),
+        (f"{SITES}S1/allocations/?limit=0", "/ocpp/api/sites/{site}/allocations/", "get", None),
+        (f"{SITES}S1/", "/ocpp/api/sites/{site}/", "delete", None),
+        (f"{SITES}C1/", "/ocpp/api/sites/{site}/", "delete", None),
+        (f"{SITES}S1/", "/ocpp/api/sites/{site}/", "delete", None),
+    ]  # fmt: skip
+    statuses = []
+    for url, path, method, body in checks:
+        response = await call(http_url, url, method=method.upper(), json=body, headers=h)
+        assert_documented(doc, path, method, response)
+        statuses.append(response.code)
+    assert statuses == [201, 409, 400, 201, 200, 200, 200, 200, 404, 200, 400, 200, 400, 409,
+                        200, 200]  # fmt: skip
