@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +82,8 @@ class LoadManager:
         self._forced: dict[str, set[str]] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._recorded_at: dict[str, float] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._closed = False
 
     # --- events ------------------------------------------------------------
 
@@ -153,6 +155,10 @@ class LoadManager:
                 self._request(root, "site")
 
     def _request(self, root: str, reason: str, forced: str | None = None) -> None:
+        if self._closed:
+            return
+        if reason == "hold":
+            self._timers.pop(root, None)
         self._pending.setdefault(root, set()).add(reason)
         if forced is not None:
             self._forced.setdefault(root, set()).add(forced)
@@ -199,10 +205,12 @@ class LoadManager:
             for demand, meta in found:
                 demands.append(demand)
                 sending[demand.key] = meta
-        targets = allocate(nodes, demands, settings.min_a)
         forced_keys = [d.key for d in demands if d.key[0] in forced]
         immediate = bool(reasons & IMMEDIATE)
-        plan = schedule(demands, targets, now.timestamp(), settings.hold_s, immediate, forced_keys)
+        stamp = now.timestamp()
+        targets, plan = plan_round(demands, nodes, stamp, settings, immediate, forced_keys)
+        if plan.held:
+            self._retry(root, demands, plan, stamp)
         refresh = [c for c in chargers if c["_id"] in forced or reasons & DEFAULTS]
         await self._send_defaults(refresh, nodes, chargers, sites)
         states: dict[Key, str] = {}
@@ -218,6 +226,27 @@ class LoadManager:
             if meta["offline"]:
                 states[key] = "offline"
         await self._record(root, tree, nodes, demands, targets, plan, states, reasons, now)
+
+    def _retry(self, root: str, demands: list[Demand], plan: Any, now: float) -> None:
+        """Recompute once the first held raise may go out (a timer, cancelled by close)."""
+        ready = [
+            d.last_sent + self.settings.hold_s - now
+            for d in demands
+            if d.key in plan.held and d.last_sent is not None
+        ]
+        delay = max(0.1, min(ready, default=self.settings.hold_s))
+        previous = self._timers.pop(root, None)
+        if previous is not None:
+            previous.cancel()
+        loop = asyncio.get_running_loop()
+        self._timers[root] = loop.call_later(delay, self._request, root, "hold")
+
+    def close(self) -> None:
+        """Shutdown: no new recomputation; the ones running finish."""
+        self._closed = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
 
     async def _demands(
         self, charger: dict[str, Any], site: dict[str, Any]
@@ -373,6 +402,31 @@ class LoadManager:
                 "connectors": rows,
             })  # fmt: skip
         await self.services.allocations.record(docs)
+
+
+def plan_round(
+    demands: list[Demand],
+    nodes: dict[str, Node],
+    now: float,
+    settings: LoadSettings,
+    immediate: bool,
+    forced: list[Key],
+) -> tuple[dict[Key, float], Any]:
+    """The targets and the schedule of one round. A raise that must wait (hold) keeps
+    its connector at its present limit, and the others are allocated around that, so
+    no one is lowered to make room for a raise that does not go out yet."""
+    targets = allocate(nodes, demands, settings.min_a)
+    plan = schedule(demands, targets, now, settings.hold_s, immediate, forced)
+    if not plan.held:
+        return targets, plan
+    pinned = [
+        replace(d, fixed=True, max_a=d.current_a or 0.0) if d.key in plan.held else d
+        for d in demands
+    ]
+    around = allocate(nodes, pinned, settings.min_a)
+    second = schedule(pinned, around, now, settings.hold_s, immediate, forced)
+    second.held = plan.held
+    return {**around, **plan.held}, second
 
 
 def _state(demand: Demand, plan: Any, limit: float) -> str:

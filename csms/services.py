@@ -185,6 +185,8 @@ class Services:
 
     async def stop(self) -> None:
         """Finish follow-up tasks, stop background work and flush every buffer."""
+        if self.load is not None:
+            self.load.close()
         if self._spawned:
             await asyncio.wait(list(self._spawned), timeout=5)
         for task in self._tasks:

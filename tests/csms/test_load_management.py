@@ -256,3 +256,49 @@ async def test_an_offline_charger_keeps_its_share_and_blocks_nobody(ws_url, serv
         latest = await services.allocations.latest("S1")
         rows = {r["charger"]: (r["limit_a"], r["state"]) for r in latest["connectors"]}
         assert rows["B"] == (16.0, "offline")
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_suspended_car_keeps_the_minimum_and_the_others_get_the_rest(ws_url, services):
+    board = Board(32)
+    async with chargers(ws_url, board, ["A", "B"]) as cps:
+        await make_site(services, chargers=["A", "B"])
+        await start(cps["A"], board)
+        await start(cps["B"], board)
+        await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
+        await cps["B"].call(call.StatusNotification(
+            connector_id=1, error_code="NoError", status="SuspendedEV"))  # fmt: skip
+        await until(lambda: board.limit_of("A") == 26 and board.limit_of("B") == 6)
+        assert board.log[-2:] == [("B", 1, 6.0), ("A", 1, 26.0)]  # the lower first
+        await cps["B"].call(call.StatusNotification(
+            connector_id=1, error_code="NoError", status="Charging"))  # fmt: skip
+        await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
+        assert board.violations == []
+
+
+def meter(tx, amps):
+    stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return call.MeterValues(connector_id=1, transaction_id=tx, meter_value=[{
+        "timestamp": stamp, "sampledValue": [
+            {"value": str(amps), "measurand": "Current.Import", "unit": "A", "phase": phase}
+            for phase in ("L1", "L2", "L3")]}])  # fmt: skip
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_measured_draw_gives_the_rest_back_after_the_hold(ws_url, services, db):
+    services.load.settings.hold_s = 1.0
+    services.load.settings.meter_debounce_s = 0.1
+    board = Board(32)
+    async with chargers(ws_url, board, ["A", "B"]) as cps:
+        await make_site(services, chargers=["A", "B"])
+        tx_a = await start(cps["A"], board)
+        await start(cps["B"], board)
+        await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
+        # A draws 9 A of its 16: it keeps 10, B gets the 22 left (once B's hold is over).
+        await cps["A"].call(meter(tx_a, 9))
+        await until(lambda: board.limit_of("A") == 10 and board.limit_of("B") == 22)
+        assert board.log.index(("A", 1, 10.0)) < board.log.index(("B", 1, 22.0))
+        assert board.violations == []
+        await services.load.idle()
+        latest = await services.allocations.latest("S1")
+        assert latest["measured_a"] == 9.0  # B sent no meter values
