@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 MIN_CHARGING_A = 6.0  # IEC 61851: the least current a car is offered
@@ -208,6 +208,33 @@ def schedule(
         else:
             plan.held[d.key] = target
     return plan
+
+
+def plan_round(
+    nodes: Mapping[str, Node],
+    demands: Sequence[Demand],
+    now: float,
+    hold_s: float,
+    immediate: bool,
+    force: Iterable[Key] = (),
+    min_a: float = MIN_CHARGING_A,
+) -> tuple[dict[Key, float], Schedule]:
+    """The targets and the schedule of one round. A raise that must wait (hold) keeps
+    its connector at its present limit, and the others are allocated around that, so
+    no one is lowered to make room for a raise that does not go out yet."""
+    forced = list(force)
+    targets = allocate(nodes, demands, min_a)
+    plan = schedule(demands, targets, now, hold_s, immediate, forced)
+    if not plan.held:
+        return targets, plan
+    pinned = [
+        replace(d, fixed=True, max_a=d.current_a or 0.0) if d.key in plan.held else d
+        for d in demands
+    ]
+    around = allocate(nodes, pinned, min_a)
+    second = schedule(pinned, around, now, hold_s, immediate, forced)
+    second.held = plan.held
+    return {**around, **plan.held}, second
 
 
 def effective(demands: Iterable[Demand], plan: Schedule, targets: Mapping[Key, float]) -> dict:

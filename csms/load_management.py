@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,11 +27,10 @@ from csms.load_allocation import (
     Demand,
     Key,
     Node,
-    allocate,
     chain,
     effective,
+    plan_round,
     safe_share_a,
-    schedule,
     site_capacity_a,
 )
 from csms.registry import ERROR, REJECTED, ConnectionRegistry, Outcome
@@ -208,7 +207,9 @@ class LoadManager:
         forced_keys = [d.key for d in demands if d.key[0] in forced]
         immediate = bool(reasons & IMMEDIATE)
         stamp = now.timestamp()
-        targets, plan = plan_round(demands, nodes, stamp, settings, immediate, forced_keys)
+        targets, plan = plan_round(
+            nodes, demands, stamp, settings.hold_s, immediate, forced_keys, settings.min_a
+        )
         if plan.held:
             self._retry(root, demands, plan, stamp)
         refresh = [c for c in chargers if c["_id"] in forced or reasons & DEFAULTS]
@@ -402,31 +403,6 @@ class LoadManager:
                 "connectors": rows,
             })  # fmt: skip
         await self.services.allocations.record(docs)
-
-
-def plan_round(
-    demands: list[Demand],
-    nodes: dict[str, Node],
-    now: float,
-    settings: LoadSettings,
-    immediate: bool,
-    forced: list[Key],
-) -> tuple[dict[Key, float], Any]:
-    """The targets and the schedule of one round. A raise that must wait (hold) keeps
-    its connector at its present limit, and the others are allocated around that, so
-    no one is lowered to make room for a raise that does not go out yet."""
-    targets = allocate(nodes, demands, settings.min_a)
-    plan = schedule(demands, targets, now, settings.hold_s, immediate, forced)
-    if not plan.held:
-        return targets, plan
-    pinned = [
-        replace(d, fixed=True, max_a=d.current_a or 0.0) if d.key in plan.held else d
-        for d in demands
-    ]
-    around = allocate(nodes, pinned, settings.min_a)
-    second = schedule(pinned, around, now, settings.hold_s, immediate, forced)
-    second.held = plan.held
-    return {**around, **plan.held}, second
 
 
 def _state(demand: Demand, plan: Any, limit: float) -> str:

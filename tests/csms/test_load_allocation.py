@@ -14,6 +14,7 @@ from csms.load_allocation import (
     chain,
     effective,
     floor_tenth,
+    plan_round,
     safe_share_a,
     schedule,
     site_capacity_a,
@@ -193,3 +194,21 @@ def test_safe_share_and_rounding():
     assert safe_share_a(32.0, 6) == 0.0
     assert safe_share_a(32.0, 0) == 0.0
     assert floor_tenth(6.0) == 6.0 and floor_tenth(10.666) == 10.6
+
+
+def test_a_held_raise_lowers_nobody_to_make_room():
+    # A was lowered to 10 for drawing 9; now it draws its 10 and wants more, but its hold
+    # is not over: B is not lowered for it, and A waits at 10.
+    a = demand(1, current_a=10.0, measured_a=10.0, last_sent=100.0)
+    b = demand(2, current_a=22.0, last_sent=50.0)
+    targets, plan = plan_round(SITE, [a, b], now=110.0, hold_s=30.0, immediate=False)
+    assert plan.held == {("CP1", 1): 16.0}
+    assert plan.lower == {} and plan.raise_ == {}
+    assert plan.unchanged == {("CP2", 1): 22.0}
+    assert targets == {("CP1", 1): 16.0, ("CP2", 1): 22.0}
+    # Once the hold is over: B goes down first, then A up.
+    targets, plan = plan_round(SITE, [a, b], now=131.0, hold_s=30.0, immediate=False)
+    assert plan.lower == {("CP2", 1): 16.0} and plan.raise_ == {("CP1", 1): 16.0}
+    # A start (immediate) never waits.
+    _, plan = plan_round(SITE, [a, b], now=110.0, hold_s=30.0, immediate=True)
+    assert plan.raise_ == {("CP1", 1): 16.0} and not plan.held
