@@ -35,7 +35,13 @@ from csms.load_allocation import (
 )
 from csms.registry import ERROR, REJECTED, ConnectionRegistry, Outcome
 from csms.services import Services
-from csms.smart_charging import LOAD_PROFILE_ID, load_profile, profile_limit_a, rate_unit
+from csms.smart_charging import (
+    LOAD_PROFILE_ID,
+    RATE_UNIT_KEY,
+    load_profile,
+    profile_limit_a,
+    rate_unit,
+)
 from ocppj.measurands import CURRENT, POWER
 from ocppj.timeutil import utcnow
 
@@ -196,6 +202,8 @@ class LoadManager:
         tree = [site_id for site_id in sites if root in chain(nodes, site_id)]
         await services.chargers.flush()
         chargers = await services.sites.chargers_in(tree)
+        if await self._learn_units([c for c in chargers if c["_id"] in forced]):
+            chargers = await services.sites.chargers_in(tree)
         now = utcnow()
         demands: list[Demand] = []
         sending: dict[Key, dict[str, Any]] = {}
@@ -248,6 +256,24 @@ class LoadManager:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+
+    async def _learn_units(self, chargers: list[dict[str, Any]]) -> bool:
+        """Ask chargers that just booted for their ChargingScheduleAllowedChargingRateUnit
+        when it is not known yet; True when one was asked."""
+        asked = False
+        for charger in chargers:
+            config = charger.get("ocpp_config") or {}
+            known = {item.get("key") for item in config.get("keys", [])}
+            known.update(config.get("unknown", []))
+            if RATE_UNIT_KEY in known or charger["_id"] not in self.registry:
+                continue
+            await remote.perform(
+                self.services, self.registry, charger["_id"], "get_configuration",
+                {"key": [RATE_UNIT_KEY]}, timeout=self.settings.call_timeout,
+                requested_by=REQUESTED_BY,
+            )  # fmt: skip
+            asked = True
+        return asked
 
     async def _demands(
         self, charger: dict[str, Any], site: dict[str, Any]

@@ -229,7 +229,7 @@ async def test_a_reconnecting_charger_gets_its_profile_again(ws_url, services, d
         await start(cps["A"], board)
         await start(cps["B"], board)
         await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
-    await services.load.idle()
+        await services.load.idle()  # the answers are in: stored as accepted
     board.holding.clear()
     board.defaults.clear()
     async with chargers(ws_url, board, ["A"]):
@@ -247,7 +247,7 @@ async def test_an_offline_charger_keeps_its_share_and_blocks_nobody(ws_url, serv
             await start(cps["A"], board)
             await start(gone["B"], board)
             await until(lambda: board.limit_of("A") == 16 and board.limit_of("B") == 16)
-        await services.load.idle()
+            await services.load.idle()
         # B dropped its link with its session open: it keeps its 16 A; A and C share the rest.
         await start(cps["C"], board)
         await until(lambda: board.limit_of("A") == 8 and board.limit_of("C") == 8)
@@ -302,3 +302,40 @@ async def test_measured_draw_gives_the_rest_back_after_the_hold(ws_url, services
         await services.load.idle()
         latest = await services.allocations.latest("S1")
         assert latest["measured_a"] == 9.0  # B sent no meter values
+
+
+class PowerCharger(Charger):
+    """Takes profiles in W only, and says so in its configuration."""
+
+    @on(Action.get_configuration)
+    async def on_get_configuration(self, key=None, **_):
+        return call_result.GetConfiguration(configuration_key=[{
+            "key": "ChargingScheduleAllowedChargingRateUnit", "readonly": True,
+            "value": "Power"}])  # fmt: skip
+
+    @on(Action.set_charging_profile)
+    async def on_set_charging_profile(self, connector_id, cs_charging_profiles, **_):
+        self.board.units.append(cs_charging_profiles["charging_schedule"]["charging_rate_unit"])
+        return await super().on_set_charging_profile(connector_id, cs_charging_profiles)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_charger_that_takes_watts_gets_its_limits_in_watts(ws_url, services, db):
+    board = Board(32 * 230 * 3)
+    board.units = []
+    async with contextlib.AsyncExitStack() as stack:
+        ws = await stack.enter_async_context(websockets.connect(ws_url("/W1"), subprotocols=OCPP16))
+        cp = PowerCharger("W1", ws)
+        cp.board = board
+        task = asyncio.create_task(cp.start())
+        stack.callback(task.cancel)
+        await make_site(services, chargers=[])
+        await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
+        await services.chargers.update("W1", {"site": "S1", "max_current_a": 16})
+        services.load_event("W1", "boot")
+        await start(cp, board)
+        await until(lambda: board.limit_of("W1") == 16 * 230 * 3)
+        assert board.defaults == {"W1": 32 * 230 * 3}
+        assert set(board.units) == {"W"}
+        doc = await services.chargers.get("W1")
+        assert doc["ocpp_config"]["keys"][0]["value"] == "Power"
