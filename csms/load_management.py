@@ -94,6 +94,8 @@ class LoadManager:
 
     def event(self, charger_id: str, reason: str, **data: Any) -> None:
         """Something about a charger changed; recompute its site soon (never waits)."""
+        if self._closed or (reason == "status" and self._root_of.get(charger_id, "") is None):
+            return
         if reason == "meter":
             if not self._note_meter(charger_id, data):
                 return
@@ -122,7 +124,10 @@ class LoadManager:
         self.services.spawn(self._route_all())
 
     def _note_meter(self, charger_id: str, data: dict[str, Any]) -> bool:
-        """Keep the connector's measured current (A, the highest phase) or power (W)."""
+        """Keep the connector's measured current (A, the highest phase) or power (W) when
+        its charger may be in a site; True when that is worth a recomputation."""
+        if self._root_of.get(charger_id, "") is None:
+            return False  # in no site: nothing to keep
         current = power = None
         for doc in data.get("samples") or []:
             meta, value = doc["meta"], doc.get("value")
@@ -136,7 +141,7 @@ class LoadManager:
             return False
         key = (charger_id, data.get("connector", 0))
         self._measured[key] = ("A", current) if current is not None else ("W", power or 0.0)
-        return self._root_of.get(charger_id, "") is not None
+        return True
 
     async def _route(self, charger_id: str, reason: str, previous_site: str | None) -> None:
         sites = {site["_id"]: site for site in await self.services.sites.all()}
