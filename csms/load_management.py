@@ -288,7 +288,10 @@ class LoadManager:
         cid = charger["_id"]
         voltage, phases = float(site.get("voltage") or 230), int(site.get("phases") or 3)
         unit = rate_unit(charger)
-        transactions = await services.transactions.open_for_charger(cid)
+        transactions = [  # a session whose tag was refused is about to stop: no share
+            tx for tx in await services.transactions.open_for_charger(cid)
+            if (tx.get("id_tag_info") or {}).get("status", "Accepted") == "Accepted"
+        ]  # fmt: skip
         if not transactions:
             return []
         installed = {
