@@ -81,6 +81,7 @@ class LoadManager:
         self.registry = registry
         self.settings = settings or LoadSettings()
         self._root_of: dict[str, str | None] = {}  # charger -> the root of its site tree
+        self._routes = 0  # bumped whenever routes may change: a late lookup is not cached
         self._measured: dict[Key, tuple[str, float]] = {}  # ("A"|"W", value)
         self._suspended: dict[Key, bool] = {}
         self._pending: dict[str, set[str]] = {}
@@ -109,6 +110,7 @@ class LoadManager:
             self._measured.pop((charger_id, data.get("connector", 0)), None)
         if reason in ("assign", "boot"):
             self._root_of.pop(charger_id, None)
+            self._routes += 1
         root = self._root_of.get(charger_id, "")
         if root is None:
             return  # known to be in no site
@@ -121,6 +123,7 @@ class LoadManager:
         """A site was created, changed or deleted: forget the routes, recompute every tree
         (sites are few)."""
         self._root_of.clear()
+        self._routes += 1
         self.services.spawn(self._route_all())
 
     def _note_meter(self, charger_id: str, data: dict[str, Any]) -> bool:
@@ -144,10 +147,12 @@ class LoadManager:
         return True
 
     async def _route(self, charger_id: str, reason: str, previous_site: str | None) -> None:
+        routes = self._routes
         sites = {site["_id"]: site for site in await self.services.sites.all()}
         charger = await self.services.chargers.get(charger_id) or {}
         root = _root(sites, charger.get("site"))
-        self._root_of[charger_id] = root
+        if routes == self._routes:  # no assignment or site change since the look-up began
+            self._root_of[charger_id] = root
         if previous_site is not None:
             old_root = _root(sites, previous_site)
             if old_root is not None and old_root != root:
