@@ -82,6 +82,7 @@ class LoadManager:
         self.settings = settings or LoadSettings()
         self._root_of: dict[str, str | None] = {}  # charger -> the root of its site tree
         self._routes = 0  # bumped whenever routes may change: a late lookup is not cached
+        self._site_count: int | None = None  # 0: no site at all, every event is ignored
         self._measured: dict[Key, tuple[str, float]] = {}  # ("A"|"W", value)
         self._suspended: dict[Key, bool] = {}
         self._pending: dict[str, set[str]] = {}
@@ -95,7 +96,11 @@ class LoadManager:
 
     def event(self, charger_id: str, reason: str, **data: Any) -> None:
         """Something about a charger changed; recompute its site soon (never waits)."""
-        if self._closed or (reason == "status" and self._root_of.get(charger_id, "") is None):
+        if reason == "assign":
+            self._site_count = None  # an assignment names a site
+        if self._closed or self._site_count == 0:
+            return
+        if reason == "status" and self._root_of.get(charger_id, "") is None:
             return
         if reason == "meter":
             if not self._note_meter(charger_id, data):
@@ -124,6 +129,7 @@ class LoadManager:
         (sites are few)."""
         self._root_of.clear()
         self._routes += 1
+        self._site_count = None
         self.services.spawn(self._route_all())
 
     def _note_meter(self, charger_id: str, data: dict[str, Any]) -> bool:
@@ -153,6 +159,7 @@ class LoadManager:
         root = _root(sites, charger.get("site"))
         if routes == self._routes:  # no assignment or site change since the look-up began
             self._root_of[charger_id] = root
+            self._site_count = len(sites)
         if previous_site is not None:
             old_root = _root(sites, previous_site)
             if old_root is not None and old_root != root:

@@ -96,6 +96,7 @@ async def make_site(services, site_id="S1", limit_a=32, parent=None, chargers=()
                                  "limit_w": None, "phases": 3, "voltage": 230, "reserve_a": 0,
                                  "parent": parent, "tariff": None, "timezone": "UTC",
                                  "created": now, "updated": now})  # fmt: skip
+    services.load.site_changed(site_id)
     for cid in chargers:
         await services.chargers.update(cid, {"site": site_id})
         services.load_event(cid, "assign")
@@ -339,3 +340,17 @@ async def test_a_charger_that_takes_watts_gets_its_limits_in_watts(ws_url, servi
         assert set(board.units) == {"W"}
         doc = await services.chargers.get("W1")
         assert doc["ocpp_config"]["keys"][0]["value"] == "Power"
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_without_any_site_events_cost_nothing(ws_url, services, db):
+    board = Board(32)
+    async with chargers(ws_url, board, ["A"]) as cps:
+        await until(lambda: services.load._site_count == 0)  # the boot's look-up found none
+        await start(cps["A"], board)
+        services.load_event("A", "boot")
+        assert not any("_route" in repr(task) for task in services._spawned)
+        assert await db.allocations.count_documents({}) == 0
+        # The first site (by the API or the admin) wakes it up again.
+        await make_site(services, chargers=["A"])
+        await until(lambda: board.limit_of("A") == 32)
