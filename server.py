@@ -35,7 +35,7 @@ from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
 from ocppj.timeutil import utcnow
-from server_options import limit_settings, parse_args
+from server_options import limit_settings, load_settings, parse_args
 from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
@@ -123,7 +123,7 @@ class Server:
             ping_interval=args.ping_interval or None, ping_timeout=args.ping_timeout or None,
             simulators=self.simulators, limits=limits,
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
-            trust_proxy_headers=args.behind_proxy,
+            trust_proxy_headers=args.behind_proxy, load=load_settings(args),
         )  # fmt: skip
         sockets = socket_limit(limits.max_open_sockets)
         if limits.max_connections and sockets < limits.max_connections:

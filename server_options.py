@@ -12,6 +12,7 @@ import argparse
 import math
 import os
 
+from csms.load_management import LoadSettings
 from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.chargepoint.limits import LimitSettings
 
@@ -100,6 +101,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_security_args(parser)
     add_certificate_args(parser)
     add_limit_args(parser)
+    add_load_args(parser)
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
@@ -279,4 +281,29 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
         sink_message_rate=args.sink_message_rate, body_timeout=args.body_timeout,
         max_body_size=args.max_body_size, max_open_sockets=args.max_open_sockets,
         max_open_sockets_per_ip=args.max_open_sockets_per_ip,
+    )  # fmt: skip
+
+
+def add_load_args(parser: argparse.ArgumentParser) -> None:
+    """Load management of sites (csms.load_management)."""
+    env = os.environ.get
+    defaults = LoadSettings()
+    load = [
+        ("--load-hold-seconds", "CSMS_LOAD_HOLD_SECONDS", float, defaults.hold_s,
+         "a raise that measured draw asks for waits this long after a connector's last "
+         "profile (lowers never wait)"),
+        ("--load-connector-max-a", "CSMS_LOAD_CONNECTOR_MAX_A", positive_float,
+         defaults.connector_max_a, "a connector's rating in A unless its charger has its own"),
+        ("--load-call-timeout", "CSMS_LOAD_CALL_TIMEOUT", positive_float,
+         defaults.call_timeout, "seconds to wait for a charger's answer to a profile"),
+    ]  # fmt: skip
+    for flag, name, kind, default, text in load:
+        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+
+
+def load_settings(args: argparse.Namespace) -> LoadSettings:
+    """The load-management settings from the options."""
+    return LoadSettings(
+        hold_s=max(0.0, args.load_hold_seconds), connector_max_a=args.load_connector_max_a,
+        call_timeout=args.load_call_timeout,
     )  # fmt: skip

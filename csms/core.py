@@ -29,6 +29,7 @@ async def boot_notification(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now, ctx.state.name)
     ctx.state.booted = True
     ctx.services.bus.publish("boot", ctx.charger_id, vendor=boot["vendor"], model=boot["model"])
+    ctx.services.load_event(ctx.charger_id, "boot")
     return {
         "status": "Accepted",
         "currentTime": format_datetime(ctx.now),
@@ -72,6 +73,7 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
         status=payload["status"],
         error_code=payload["errorCode"],
     )
+    ctx.services.load_event(ctx.charger_id, "status", connector=connector, status=payload["status"])
     return {}
 
 

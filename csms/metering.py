@@ -177,6 +177,7 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
     await services.meter_values.backpressure()
+    services.load_event(ctx.charger_id, "meter", connector=connector, samples=docs)
     power = latest(docs, POWER)
     if transaction is not None and power is not None:
         await billing.note_power(ctx, transaction, power[1], power[0])

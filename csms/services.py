@@ -31,6 +31,7 @@ from models.reservations import ReservationRepo
 from models.rfid import RfidRepo
 from models.security_events import SecurityEventRepo
 from models.simulators import SimulatorRepo
+from models.sites import AllocationRepo, SiteRepo
 from models.tariffs import TariffRepo
 from models.transactions import TransactionRepo
 from models.unknown_chargers import UnknownChargerRepo
@@ -96,6 +97,8 @@ class Services:
     simulators: SimulatorRepo
     tariffs: TariffRepo
     certificates: CertificateRepo
+    sites: SiteRepo
+    allocations: AllocationRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
@@ -103,6 +106,8 @@ class Services:
     # the live connections, for the calls that follow a charger's CALL (set by server.py).
     ca: CertificateAuthority | None = None
     registry: ConnectionRegistry | None = None
+    # Load management (csms.load_management.LoadManager), attached by handlers.routes.make_app.
+    load: Any = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -150,6 +155,8 @@ class Services:
             simulators=SimulatorRepo(db),
             tariffs=TariffRepo(db),
             certificates=CertificateRepo(db),
+            sites=SiteRepo(db),
+            allocations=AllocationRepo(db),
         )
 
     @property
@@ -175,6 +182,11 @@ class Services:
         task.add_done_callback(self._spawn_done)
         return task
 
+    def load_event(self, charger_id: str, reason: str, **data: Any) -> None:
+        """Tell load management that something about a charger changed (never waits)."""
+        if self.load is not None:
+            self.load.event(charger_id, reason, **data)
+
     def _spawn_done(self, task: asyncio.Task) -> None:
         self._spawned.discard(task)
         if not task.cancelled() and task.exception() is not None:
@@ -195,6 +207,8 @@ class Services:
 
     async def stop(self) -> None:
         """Finish follow-up tasks, stop background work and flush every buffer."""
+        if self.load is not None:
+            self.load.close()
         if self._spawned:
             await asyncio.wait(list(self._spawned), timeout=5)
         for task in self._tasks:

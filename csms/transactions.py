@@ -88,6 +88,7 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
         id_tag=id_tag,
         status=stored["id_tag_info"]["status"],
     )
+    services.load_event(ctx.charger_id, "start", connector=connector)
     return _start_reply(stored)
 
 
@@ -180,6 +181,7 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
         "transaction_stopped", ctx.charger_id, transaction=tx_id, connector=tx["connector"],
         energy_wh=fields["energy_wh"],
     )  # fmt: skip
+    services.load_event(ctx.charger_id, "stop", connector=tx["connector"])
     return reply
 
 

@@ -17,6 +17,7 @@ import tornado.web
 import xstatic.pkg.leaflet
 from tornado.routing import Rule
 
+from csms.load_management import LoadManager, LoadSettings
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, health, live, pages
@@ -28,12 +29,14 @@ from handlers.admin import operations as admin_operations
 from handlers.admin import rfid as admin_rfid
 from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
+from handlers.admin import sites as admin_sites
 from handlers.admin import tariffs as admin_tariffs
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
 from handlers.api import reports as api_reports
 from handlers.api import rfid as api_rfid
+from handlers.api import sites as api_sites
 from handlers.api import tariffs as api_tariffs
 from handlers.base import LiveSettings, WebSettings
 from handlers.chargepoint.gate import ChargerGate
@@ -69,6 +72,9 @@ HTTP_MODULES = (
     api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_index,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security, admin_tariffs, admin_certificates,
+    api_chargers, api_data, api_rfid, api_sites, api_index,
+    admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
+    admin_security, admin_sites,
 )  # fmt: skip
 
 
@@ -99,10 +105,13 @@ def make_app(
     tls: bool = False,
     trust_proxy_headers: bool = False,
     live: LiveSettings | None = None,
+    load: LoadSettings | None = None,
 ) -> tornado.web.Application:
     """The Tornado Application with every dependency in its settings, each built once
     here and read through the typed properties of ``handlers.base.AppDependencies``."""
     web = web or WebSettings()
+    if services.load is None:  # load management sends through this registry
+        services.load = LoadManager(services, registry, load)
     gate = ChargerGate.build(
         limits, allow_unknown=allow_unknown_chargers, tls=tls,
         trust_proxy_headers=trust_proxy_headers,

@@ -18,6 +18,7 @@ from models import (
     charging_profiles,
     reservations,
     security_events,
+    sites,
     tariffs,
     unknown_chargers,
 )
@@ -35,6 +36,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # chargers there are (4.5 ms instead of 0.6 at 700 chargers); the operator's
         # search scans instead (~0.2 s at 10,000 chargers).
         IndexModel([("connected", ASCENDING)], name="connected"),
+        sites.CHARGER_SITE_INDEX,
     ],
     "transactions": [
         IndexModel(
@@ -90,6 +92,8 @@ INDEXES: dict[str, list[IndexModel]] = {
     "counters": [],
     "meta": [],
     "certificates": certificates.INDEXES,
+    "sites": sites.SITE_INDEXES,
+    "allocations": sites.ALLOCATION_INDEXES,
 }
 
 
@@ -161,6 +165,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (3, "charger search terms and connector statuses", _charger_search_fields),
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
+    (6, "sites and allocations of load management", _create_collections),
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
 ]

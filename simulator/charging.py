@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from ocppj.timeutil import format_datetime, parse_datetime, utcnow
 from simulator import state as st
@@ -92,6 +93,7 @@ async def _transaction(cp: ChargePointContext, conn: OcppConnection, session: Se
         voltage_v=config.voltage,
         battery_wh=config.battery_kwh * 1000,
         start_soc=round(cp.rng.uniform(10, 50), 1),
+        phases=config.phases,
     )
     now = utcnow()
     session.pending_start = {
@@ -111,18 +113,27 @@ async def _transaction(cp: ChargePointContext, conn: OcppConnection, session: Se
         info.outcome = st.REJECTED
         return st.REJECTED
     await cp.send_status(conn, connector, "Charging")
+    apply_limit(cp, session, 0.0)
+    next_sample = session.started_at + cp.sample_interval
     while True:
-        elapsed = loop.time() - session.started_at
-        remaining = max(0.0, config.duration - elapsed)
+        now = loop.time()
+        remaining = model.remaining_s(now - session.started_at)
         interval = cp.sample_interval
-        await cp.pause(min(interval, remaining) if interval > 0 else remaining, session.wake)
-        elapsed = loop.time() - session.started_at
-        finished = elapsed >= config.duration - END_TOLERANCE
-        reading = model.reading(config.duration if finished else elapsed)
+        wait = min(max(0.0, next_sample - now), remaining) if interval > 0 else remaining
+        await cp.pause(None if math.isinf(wait) else wait, session.wake, session.limit_changed)
+        session.limit_changed.clear()
+        now = loop.time()
+        elapsed = now - session.started_at
+        apply_limit(cp, session, elapsed)  # a new profile, or the next period of one
+        finished = model.remaining_s(elapsed) <= END_TOLERANCE
+        reading = model.final_reading() if finished else model.reading(elapsed)
         info.energy_wh = reading.energy_wh
         if session.stop_reason is not None:
             break
-        if interval > 0 or finished:
+        due = interval > 0 and now >= next_sample - END_TOLERANCE
+        while interval > 0 and next_sample <= now + END_TOLERANCE:
+            next_sample += interval
+        if due or finished:
             await _send_meter_values(cp, conn, session, reading)
         if finished:
             break
@@ -131,6 +142,17 @@ async def _transaction(cp: ChargePointContext, conn: OcppConnection, session: Se
     if not cp.halted:
         await cp.send_status(conn, connector, "Finishing")
     return st.COMPLETED
+
+
+def apply_limit(cp: ChargePointContext, session: Session, elapsed: float) -> None:
+    """Cap the session's power by the charging profiles in effect now."""
+    info, config = session.info, cp.config
+    if session.model is None:
+        return
+    limit = cp.profiles.limit_w(
+        info.connector, info.transaction_id, info.started, utcnow(), config.voltage, config.phases
+    )
+    session.model.set_limit(elapsed, limit)
 
 
 async def _send_meter_values(
@@ -183,6 +205,7 @@ def finish(cp: ChargePointContext, session: Session) -> None:
         state.energy_delivered_wh += info.energy_wh
     if state.sessions.get(info.connector) is info:
         del state.sessions[info.connector]
+    cp.profiles.end_transaction(info.connector)
     state.last_session = info
     cp.connectors.release(session)
 

@@ -67,6 +67,8 @@ class SimulatorConfig:
     serial_number: str | None = None
     firmware_version: str = "1.0"
     voltage: float = 230.0
+    # Phases the car charges on: a limit in A is per phase, the current sampled per phase.
+    phases: int = 1
     battery_kwh: float = 60.0
     meter_start_wh: int = 0
     seed: int | None = None
@@ -113,6 +115,8 @@ class SimulatorConfig:
         for name in ("interval", "duration", "connect_timeout", "call_timeout", "voltage"):
             if not getattr(self, name) > 0:
                 found.append((name, f"{name} must be greater than 0"))
+        if self.phases not in (1, 3):
+            found.append(("phases", "phases must be 1 or 3"))
         if self.battery_kwh <= 0:
             found.append(("battery_kwh", "battery_kwh must be greater than 0"))
         if self.pre_charge_delay < 0:

@@ -28,6 +28,8 @@ class Session:
     pending_start: dict[str, Any] | None = None
     pending_stop: dict[str, Any] | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # A charging profile changed: the charging loop applies the new limit at once.
+    limit_changed: asyncio.Event = field(default_factory=asyncio.Event)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def request_stop(self, reason: str) -> None:

@@ -23,6 +23,7 @@ from simulator.config import SimulatorConfig
 from simulator.connection import OcppConnection
 from simulator.connectors import Connectors, Session
 from simulator.keys import HEARTBEAT_INTERVAL, ConfigurationStore
+from simulator.profiles import ProfileStore
 from simulator.state import SessionInfo, SimulatorState
 
 
@@ -53,6 +54,7 @@ class ChargePointContext:
     def __init__(self, config: SimulatorConfig):
         self.config = config
         self.keys = ConfigurationStore(config)
+        self.profiles = ProfileStore()  # charging profiles; they survive resets
         self.state = SimulatorState(config.charger_id, config.url)
         # Seconds between MeterValues; ChangeConfiguration MeterValueSampleInterval changes it.
         self.sample_interval = config.interval

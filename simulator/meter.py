@@ -2,10 +2,13 @@
 
 Energy rises linearly from 0 to the session's target over its duration, so
 the last sample of a session that runs to the end reads exactly the target.
+A charging profile's limit (``set_limit``) caps the power from then on: the car
+charges at min(its power, the limit), and the session takes as long as that needs.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,21 +39,62 @@ class MeterModel:
     voltage_v: float = 230.0
     battery_wh: float = 60_000.0
     start_soc: float = 20.0
+    phases: int = 1
+    limit_w: float | None = None  # a charging profile's cap (None: none)
+    _base_wh: float = 0.0  # energy when the limit last changed
+    _base_t: float = 0.0  # ... and when (seconds since the start)
+
+    @property
+    def car_power_w(self) -> float:
+        """The power of the car: what delivers the target in the duration."""
+        return self.target_wh * 3600.0 / self.duration
 
     @property
     def power_w(self) -> float:
-        """The (constant) charging power that delivers the target in the duration."""
-        return self.target_wh * 3600.0 / self.duration
+        """The charging power: the car's, capped by the limit."""
+        if self.limit_w is None:
+            return self.car_power_w
+        return max(0.0, min(self.car_power_w, self.limit_w))
+
+    def set_limit(self, elapsed: float, limit_w: float | None) -> None:
+        """From ``elapsed`` seconds on, charge at most at ``limit_w``."""
+        if limit_w == self.limit_w:
+            return
+        self._base_wh = self._energy(elapsed)
+        self._base_t = max(self._base_t, elapsed)
+        self.limit_w = limit_w
+
+    def _energy(self, elapsed: float) -> float:
+        if self._base_t == 0 and self.limit_w is None:
+            return self.target_wh * max(0.0, elapsed) / self.duration
+        gained = self.power_w * max(0.0, elapsed - self._base_t) / 3600.0
+        return min(float(self.target_wh), self._base_wh + gained)
+
+    def remaining_s(self, elapsed: float) -> float:
+        """Seconds until the target is delivered at the present power (inf: paused)."""
+        if self._base_t == 0 and self.limit_w is None:
+            return max(0.0, self.duration - elapsed)
+        left = self.target_wh - self._energy(elapsed)
+        if left <= 0:
+            return 0.0
+        power = self.power_w
+        return math.inf if power <= 0 else left * 3600.0 / power
 
     def energy_at(self, elapsed: float) -> int:
-        """Wh delivered after ``elapsed`` seconds (the target once the duration is over)."""
-        if elapsed >= self.duration:
+        """Wh delivered after ``elapsed`` seconds (the target once it is reached)."""
+        if self.remaining_s(elapsed) <= 0:
             return self.target_wh
-        return min(self.target_wh, int(self.target_wh * max(0.0, elapsed) / self.duration))
+        return min(self.target_wh, int(self._energy(elapsed)))
+
+    def final_reading(self) -> Reading:
+        """The meter of a session that delivered its target."""
+        return self._reading(self.target_wh)
 
     def reading(self, elapsed: float) -> Reading:
         """The meter after ``elapsed`` seconds of charging."""
-        energy = self.energy_at(elapsed)
+        return self._reading(self.energy_at(elapsed))
+
+    def _reading(self, energy: int) -> Reading:
         charging = energy < self.target_wh and self.target_wh > 0
         power = self.power_w if charging else 0.0
         soc = min(100.0, self.start_soc + 100.0 * energy / self.battery_wh)
@@ -58,7 +102,7 @@ class MeterModel:
             register_wh=self.meter_start_wh + energy,
             energy_wh=energy,
             power_w=round(power, 1),
-            current_a=round(power / self.voltage_v, 2),
+            current_a=round(power / (self.voltage_v * self.phases), 2),
             voltage_v=self.voltage_v,
             soc_percent=round(soc, 1),
         )

@@ -198,12 +198,42 @@ def certificate_signed(
         return Answer(REJECTED)
     files = ChargerCertificates(cp.config.certificate_dir, cp.config.charger_id)
     return Answer(ACCEPTED if files.store(payload["certificateChain"]) else REJECTED)
+def set_charging_profile(
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
+) -> Answer:
+    """SetChargingProfile: install it (a TxProfile needs the connector's transaction) and
+    make the running sessions obey it at once."""
+    connector = payload["connectorId"]
+    if not cp.connectors.valid(connector, allow_zero=True):
+        return Answer(REJECTED)
+    session = cp.connectors.sessions.get(connector)
+    transaction = session.info.transaction_id if session is not None else None
+    if not cp.profiles.set(connector, payload["csChargingProfiles"], transaction):
+        return Answer(REJECTED)
+    _limits_changed(cp)
+    return Answer(ACCEPTED)
+
+
+def clear_charging_profile(
+    cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
+) -> Answer:
+    """ClearChargingProfile: Accepted when something matched, else Unknown."""
+    if not cp.profiles.clear(payload):
+        return Answer({"status": "Unknown"})
+    _limits_changed(cp)
+    return Answer(ACCEPTED)
+
+
+def _limits_changed(cp: ChargePointContext) -> None:
+    for session in cp.connectors.sessions.values():
+        session.limit_changed.set()
 
 
 OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
     {
         "CertificateSigned": certificate_signed,
         "ChangeAvailability": change_availability,
+        "ClearChargingProfile": clear_charging_profile,
         "ChangeConfiguration": change_configuration,
         "DataTransfer": data_transfer,
         "ExtendedTriggerMessage": extended_trigger_message,
@@ -211,6 +241,7 @@ OPERATIONS: MappingProxyType[str, Operation] = MappingProxyType(
         "RemoteStartTransaction": remote_start,
         "RemoteStopTransaction": remote_stop,
         "Reset": reset,
+        "SetChargingProfile": set_charging_profile,
         "TriggerMessage": trigger_message,
         "UnlockConnector": unlock_connector,
     }

@@ -267,6 +267,19 @@ def test_availability_flags_reach_the_limits_and_settings(monkeypatch):
         server.parse_args(["--default-security-profile", "3"])
 
 
+def test_load_management_flags_reach_its_settings(monkeypatch):
+    import server_options as server
+
+    monkeypatch.setenv("CSMS_LOAD_CONNECTOR_MAX_A", "16")
+    args = server.parse_args(["--load-hold-seconds", "5", "--load-call-timeout", "3"])
+    load = server.load_settings(args)
+    assert (load.hold_s, load.connector_max_a, load.call_timeout) == (5.0, 16.0, 3.0)
+    monkeypatch.delenv("CSMS_LOAD_CONNECTOR_MAX_A")
+    assert server.load_settings(server.parse_args([])) == server.LoadSettings()
+    with pytest.raises(SystemExit):
+        server.parse_args(["--load-connector-max-a", "0"])
+
+
 def test_the_soft_file_descriptor_limit_is_raised_to_the_hard_one():
     # A charger is a socket: left at a soft limit of 1,024 the socket cap would be ~900.
     code = (

@@ -17,6 +17,7 @@ import orjson
 from csms import remote
 from csms.chargers import STATUS_FILTERS, delete_charger
 from csms.remote_params import BOOLEAN, NUMBER, OBJECT, STRING, Param, ParameterError
+from csms.sites import check_site
 from csms.tariffs import is_timezone
 from handlers import forms
 from handlers.api.params import (
@@ -48,9 +49,12 @@ CHANGES = {
     "config": Param("config", OBJECT),
     "tariff": Param("tariff", STRING, max_length=48),
     "timezone": Param("timezone", STRING, max_length=64),
+    # Load management (csms.load_management): the charger's site, a connector's rating (A).
+    "site": Param("site", STRING, max_length=48),
+    "max_current_a": Param("max_current_a", NUMBER, minimum=6, maximum=1000),
 }
 # Fields that may be cleared with null.
-NULLABLE = ("latitude", "longitude", "tariff", "timezone")
+NULLABLE = ("latitude", "longitude", "tariff", "timezone", "site", "max_current_a")
 
 
 def parse_changes(current: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -164,6 +168,7 @@ class ChargerHandler(ChargerAPIHandler):
         doc = await self.existing(cid)
         try:
             fields = parse_changes(doc, body)
+            await check_site(self.services, fields)
         except remote.ParameterError as exc:
             raise invalid_field(exc.field, exc.message) from None
         if fields.get("tariff") is not None:
@@ -172,6 +177,8 @@ class ChargerHandler(ChargerAPIHandler):
             fields["updated"] = utcnow()
             if not await self.services.chargers.update(cid, fields):
                 raise ApiError(404, "not_found", f"no charger {cid!r}")
+            if fields.keys() & {"site", "max_current_a"}:
+                self.services.load_event(cid, "assign", previous_site=doc.get("site"))
         await self.write_detail(await self.existing(cid), DEFAULT_LOG_LIMIT)
 
     async def delete(self, cid: str) -> None:

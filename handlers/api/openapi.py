@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from handlers.api import openapi_tariffs
+from handlers.api import openapi_sites, openapi_tariffs
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -470,6 +470,7 @@ def build_openapi(
         "security": copy.deepcopy(SECURITY),
     }
     openapi_tariffs.extend(document)
+    openapi_sites.extend(document)
     if server_url:
         document["servers"] = [{"url": server_url.rstrip("/")}]
     return document

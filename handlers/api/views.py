@@ -101,6 +101,9 @@ def charger_view(
         "longitude": doc.get("longitude"),
         "tariff": doc.get("tariff"),
         "timezone": doc.get("timezone"),
+        "site": doc.get("site"),
+        "max_current_a": doc.get("max_current_a"),
+        "profiles_rejected": bool(doc.get("profiles_rejected")),
         "landing_page": escaped_path(f"{base}/ocpp/c/", doc["_id"]),
         "log_page": escaped_path(f"{base}/ocpp/log/", doc["_id"]),
     }

@@ -55,6 +55,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 3: charger search terms and connector statuses",
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
+        "applied 6: sites and allocations of load management",
         "applied 7: chargers, RFID tags and sites by their tariff",
         "applied 9: certificates: issued charger certificates and kept CSRs",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
@@ -106,3 +107,14 @@ async def test_migration_7_indexes_who_uses_a_tariff(db):
         assert index["key"] == [("tariff", 1)]
         assert index["partialFilterExpression"] == {"tariff": {"$type": "string"}}
     assert (await db.tariffs.index_information())["version"]["unique"] is True
+async def test_migration_6_creates_sites_and_allocations_with_their_indexes(db):
+    await db.sites.drop()
+    await db.allocations.drop()
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 5}})
+    done = await migrate(db)
+    assert done[0] == "applied 6: sites and allocations of load management"
+    assert "parent" in await db.sites.index_information()
+    allocations = await db.allocations.index_information()
+    assert allocations["ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
+    assert allocations["site_ts"]["key"] == [("site", 1), ("ts", -1)]
+    assert "site" in await db.chargers.index_information()

@@ -20,7 +20,7 @@ def test_the_keys_follow_the_configuration(keys):
     assert keys.get("NumberOfConnectors") == "3"
     assert keys.get("MeterValueSampleInterval") == "3"  # seconds, rounded
     assert keys.get("GetConfigurationMaxKeys") == str(MAX_KEYS) == "50"
-    assert keys.get("SupportedFeatureProfiles") == "Core,RemoteTrigger"
+    assert keys.get("SupportedFeatureProfiles") == "Core,RemoteTrigger,SmartCharging"
     assert keys.get("NoSuchKey") is None
 
 
@@ -28,10 +28,14 @@ def test_a_full_report_lists_every_key_sorted_with_its_flags(keys, schemas):
     report = keys.report()
     schemas.validate("GetConfigurationResponse", report)
     names = [item["key"] for item in report["configurationKey"]]
-    assert names == sorted(names) and len(names) == 21 <= MAX_KEYS
+    assert names == sorted(names) and len(names) == 24 <= MAX_KEYS
     assert report == keys.report([])
     readonly = {item["key"] for item in report["configurationKey"] if item["readonly"]}
-    assert readonly == {"GetConfigurationMaxKeys", "NumberOfConnectors", "SupportedFeatureProfiles"}
+    assert readonly == {
+        "GetConfigurationMaxKeys", "NumberOfConnectors", "SupportedFeatureProfiles",
+        "ChargingScheduleAllowedChargingRateUnit", "ChargeProfileMaxStackLevel",
+        "MaxChargingProfilesInstalled",
+    }  # fmt: skip
     assert {"key": "HeartbeatInterval", "readonly": False, "value": "300"} in (
         report["configurationKey"]
     )

@@ -29,12 +29,15 @@ GET_PATHS = (
     "/ocpp/api/transactions/1/",
     "/ocpp/api/reports/sessions.csv",
     "/ocpp/api/reports/sessions.json",
+    "/ocpp/api/sites/",
+    "/ocpp/api/sites/S1/",
+    "/ocpp/api/sites/S1/allocations/",
 )
 
 
 @pytest.fixture
 def known(io_loop, services, db):
-    """A charger CP1, a tag TAG1, a tariff T1 and a session 1."""
+    """A charger CP1, a tag TAG1, a tariff T1, a session 1 and a site S1."""
     now = datetime(2026, 1, 1, tzinfo=UTC)
     io_loop.run_sync(lambda: services.chargers.create("CP1", {}, now))
     io_loop.run_sync(lambda: services.rfid.upsert("TAG1"))
@@ -42,6 +45,7 @@ def known(io_loop, services, db):
     io_loop.run_sync(lambda: services.tariffs.store("T1", terms, now, 0))
     session = {"_id": 1, "kind": "session", "charger": "CP1", "start_ts": now, "open": False}
     io_loop.run_sync(lambda: db.transactions.insert_one(session))
+    io_loop.run_sync(lambda: services.sites.create({"_id": "S1", "name": "S1", "limit_a": 32}))
 
 
 def test_every_api_route_is_probed():

@@ -69,6 +69,9 @@ async def test_an_offline_charger_exactly(http_url, auth_headers, services, web_
                 "longitude": -100.25,
                 "tariff": None,
                 "timezone": None,
+                "site": None,
+                "max_current_a": None,
+                "profiles_rejected": False,
                 "landing_page": f"{web_settings.public_url}/ocpp/c/CP1/",
                 "log_page": f"{web_settings.public_url}/ocpp/log/CP1/",
             }
@@ -300,7 +303,7 @@ async def test_patch_changes_exactly_the_given_fields(http_url, auth_headers, se
       "key \"$where\" at $ must not start with '$' or contain '.' or NUL"),
      ({"colour": "red"}, "colour",
       "unknown field (known: name, require_rfid, latitude, longitude, config, tariff, "
-      "timezone)")],
+      "timezone, site, max_current_a)")],
 )  # fmt: skip
 @pytest.mark.gen_test(timeout=30)
 async def test_patch_refuses_a_bad_field_by_name(body, field, message, http_url, auth_headers,
