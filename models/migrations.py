@@ -154,6 +154,8 @@ async def _tariff_user_indexes(db: AsyncDatabase) -> None:
     is not deleted)."""
     for name, index in tariffs.USER_INDEXES.items():
         await db[name].create_indexes([index])
+
+
 async def _certificates(db: AsyncDatabase) -> None:
     """The ``certificates`` collection (created with the others) and its indexes."""
     await db.certificates.create_indexes(certificates.INDEXES)

@@ -198,6 +198,8 @@ def certificate_signed(
         return Answer(REJECTED)
     files = ChargerCertificates(cp.config.certificate_dir, cp.config.charger_id)
     return Answer(ACCEPTED if files.store(payload["certificateChain"]) else REJECTED)
+
+
 def set_charging_profile(
     cp: ChargePointContext, conn: OcppConnection, payload: dict[str, Any]
 ) -> Answer:

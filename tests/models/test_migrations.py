@@ -107,6 +107,9 @@ async def test_migration_7_indexes_who_uses_a_tariff(db):
         assert index["key"] == [("tariff", 1)]
         assert index["partialFilterExpression"] == {"tariff": {"$type": "string"}}
     assert (await db.tariffs.index_information())["version"]["unique"] is True
+
+
+@pytest.mark.gen_test
 async def test_migration_6_creates_sites_and_allocations_with_their_indexes(db):
     await db.sites.drop()
     await db.allocations.drop()
