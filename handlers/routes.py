@@ -69,12 +69,9 @@ class VendorStaticHandler(StaticHandler):
 # The modules whose ``default_handlers`` are served, in matching order.
 HTTP_MODULES = (
     health, auth, pages, live,
-    api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_index,
+    api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_sites, api_index,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security, admin_tariffs, admin_certificates,
-    api_chargers, api_data, api_rfid, api_sites, api_index,
-    admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security, admin_sites,
+    admin_security, admin_tariffs, admin_certificates, admin_sites,
 )  # fmt: skip
 
 
