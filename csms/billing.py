@@ -45,7 +45,7 @@ async def session_tariff(
         parent = await services.rfid.get(parent_id)
         candidates.append(("parent_tag", (parent or {}).get("tariff")))
     candidates.append(("charger", charger.get("tariff")))
-    chain = await services.tariffs.site_chain(charger.get("site"))
+    chain = await services.sites.chain(charger.get("site"))
     candidates += [(f"site:{site['_id']}", site.get("tariff")) for site in chain]
     timezone = charger.get("timezone") or next(
         (site["timezone"] for site in chain if site.get("timezone")), "UTC"

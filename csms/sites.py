@@ -147,6 +147,16 @@ async def check_parent(services: Services, site: str, parent: str | None) -> Non
         current = sites[current].get("parent")
 
 
+async def check_references(services: Services, site: str, fields: Mapping[str, Any]) -> None:
+    """ParameterError naming ``parent`` or ``tariff`` when the new values name no site
+    (or make a cycle) or no tariff; fields that are not given are not checked."""
+    if "parent" in fields:
+        await check_parent(services, site, fields["parent"])
+    tariff = fields.get("tariff")
+    if tariff is not None and await services.tariffs.current(tariff) is None:
+        raise ParameterError("tariff", f"no tariff {str(tariff)[:60]!r}")
+
+
 def site_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A site as the API shows it; ``capacity_a``: amps per phase the chargers share."""
     return {

@@ -20,6 +20,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 ALLOCATION_TTL_SECONDS = 7 * 24 * 3600
+MAX_SITE_DEPTH = 16  # levels followed up from a site (a loop in parents ends there)
 
 # Wanted in models/migrations.INDEXES.
 SITE_INDEXES = [IndexModel([("parent", ASCENDING)], name="parent")]
@@ -52,6 +53,19 @@ class SiteRepo:
     async def all(self) -> list[dict[str, Any]]:
         """Every site, by id (sites are few: a building, its circuits)."""
         return await self._coll.find({}).sort("_id", ASCENDING).to_list()
+
+    async def chain(self, site_id: str | None) -> list[dict[str, Any]]:
+        """A site and its parents, nearest first (a loop or a missing site ends it)."""
+        chain: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        while isinstance(site_id, str) and site_id not in seen and len(chain) < MAX_SITE_DEPTH:
+            seen.add(site_id)
+            site = await self.get(site_id)
+            if site is None:
+                break
+            chain.append(site)
+            site_id = site.get("parent")
+        return chain
 
     async def children(self, site_id: str) -> list[dict[str, Any]]:
         """The sites whose parent is ``site_id``."""

@@ -33,7 +33,6 @@ USER_INDEXES = {
         [("tariff", ASCENDING)], name="tariff", partialFilterExpression=_HAS_TARIFF
     ),
 }
-MAX_SITE_DEPTH = 16
 
 
 class TariffRepo:
@@ -103,23 +102,3 @@ class TariffRepo:
             cursor = self._db[name].find(query, {"_id": 1}).limit(limit)
             found[name] = [str(doc["_id"]) async for doc in cursor]
         return found
-
-    async def site(self, site_id: str) -> dict[str, Any] | None:
-        """A site document (``tariff``, ``parent``, ``timezone``), or None.
-
-        The sites themselves belong to the sites repository; this one look-up moves there
-        when the two are merged."""
-        return await self._db.sites.find_one({"_id": site_id})
-
-    async def site_chain(self, site_id: str | None) -> list[dict[str, Any]]:
-        """A site and its parents, nearest first (a loop or a missing site ends it)."""
-        chain: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while isinstance(site_id, str) and site_id not in seen and len(chain) < MAX_SITE_DEPTH:
-            seen.add(site_id)
-            site = await self.site(site_id)
-            if site is None:
-                break
-            chain.append(site)
-            site_id = site.get("parent")
-        return chain

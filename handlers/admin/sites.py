@@ -10,7 +10,7 @@ import tornado.web
 
 from csms.load_allocation import site_capacity_a
 from csms.remote_params import ParameterError
-from csms.sites import FIELDS, check_parent, check_site, site_fields, site_id
+from csms.sites import FIELDS, check_references, check_site, site_fields, site_id
 from handlers import forms
 from handlers.admin.base import AdminHandler, charger_url, path_segment
 from ocppj.timeutil import utcnow
@@ -82,7 +82,7 @@ class SitesHandler(AdminHandler):
             try:
                 new_id = site_id(body.pop("id"))
                 fields = site_fields(body)
-                await check_parent(self.services, new_id, fields["parent"])
+                await check_references(self.services, new_id, fields)
             except ParameterError as exc:
                 form.error(exc.field, exc.message)
         if not form.ok:
@@ -140,8 +140,7 @@ class SiteHandler(AdminHandler):
         if form.ok:
             try:
                 fields = site_fields(body, doc)
-                if "parent" in fields:
-                    await check_parent(self.services, site, fields["parent"])
+                await check_references(self.services, site, fields)
             except ParameterError as exc:
                 form.error(exc.field, exc.message)
         if not form.ok:

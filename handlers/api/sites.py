@@ -9,7 +9,7 @@ from typing import Any
 from csms.remote_params import ParameterError
 from csms.sites import (
     allocation_view,
-    check_parent,
+    check_references,
     site_detail,
     site_fields,
     site_id,
@@ -57,7 +57,7 @@ class SitesHandler(SiteAPIHandler):
         try:
             new_id = site_id(body.get("id"))
             fields = site_fields(body)
-            await check_parent(self.services, new_id, fields["parent"])
+            await check_references(self.services, new_id, fields)
         except ParameterError as exc:
             raise invalid_field(exc.field, exc.message) from None
         now = utcnow()
@@ -85,8 +85,7 @@ class SiteHandler(SiteAPIHandler):
         doc = await self.existing(site)
         try:
             fields = site_fields(body, doc)
-            if "parent" in fields:
-                await check_parent(self.services, site, fields["parent"])
+            await check_references(self.services, site, fields)
         except ParameterError as exc:
             raise invalid_field(exc.field, exc.message) from None
         if fields:

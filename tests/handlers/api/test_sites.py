@@ -11,6 +11,7 @@ import pytest
 import websockets
 from ocpp.v16 import call as ocpp_call
 
+from csms.tariffs import check_terms
 from handlers.api.openapi import build_openapi
 from tests.charge_points import OCPP16
 from tests.csms.test_load_management import Board, Charger, start, until
@@ -42,6 +43,7 @@ async def test_create_read_list_change_and_delete(http_url, auth_headers, servic
     }  # fmt: skip
     stored = await db.sites.find_one({"_id": "S1"})
     assert stored["limit_a"] == 32 and stored["timezone"] == "UTC" and stored["tariff"] is None
+    await services.tariffs.store("T-night", check_terms({"currency": "EUR"}), stored["created"], 0)
     circuit = {"id": "C1", "limit_w": 7360, "phases": 1, "parent": "S1", "reserve_a": 2,
                "tariff": "T-night", "timezone": "Europe/Berlin"}  # fmt: skip
     child = data(await create(http_url, auth_headers, circuit))
@@ -102,6 +104,27 @@ async def test_bad_fields_are_400_naming_the_field(http_url, auth_headers, db, b
     response = await create(http_url, auth_headers, body)
     assert assert_error(response, 400, "invalid_field", field)
     assert await db.sites.count_documents({}) == 0
+
+
+@pytest.mark.gen_test
+async def test_a_site_names_only_an_existing_tariff(http_url, auth_headers, services, db):
+    unknown = await create(http_url, auth_headers, {**GARAGE, "tariff": "T404"})
+    body = assert_error(unknown, 400, "invalid_field", "tariff")
+    assert body["detail"]["message"] == "no tariff 'T404'"
+    assert await db.sites.count_documents({}) == 0
+    assert (await create(http_url, auth_headers, GARAGE)).code == 201
+    patched = await call(http_url, f"{SITES}S1/", method="PATCH", json={"tariff": "T404"},
+                         headers=auth_headers)  # fmt: skip
+    assert_error(patched, 400, "invalid_field", "tariff")
+    now = (await services.sites.get("S1"))["created"]
+    await services.tariffs.store("T1", check_terms({"currency": "EUR"}), now, 0)
+    patched = await call(http_url, f"{SITES}S1/", method="PATCH", json={"tariff": "T1"},
+                         headers=auth_headers)  # fmt: skip
+    assert data(patched)["tariff"] == "T1"
+    assert (await db.sites.find_one({"_id": "S1"}))["tariff"] == "T1"
+    # The tariff a site uses is not deleted.
+    refused = await call(http_url, "/ocpp/api/tariffs/T1/", method="DELETE", headers=auth_headers)
+    assert assert_error(refused, 409, "in_use", "id")["detail"]["message"] == "in use by sites S1"
 
 
 @pytest.mark.gen_test
