@@ -21,6 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
+from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from csms.logfiles import FrameLog, start_logging
@@ -29,11 +30,12 @@ from csms.services import CsmsSettings, Services
 from handlers.base import WebSettings
 from handlers.chargepoint.admission import server_tls_context
 from handlers.chargepoint.guard import GuardedHTTPServer, socket_limit
+from handlers.metrics import make_metrics_app
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
-from server_options import limit_settings, parse_args
+from server_options import alert_settings, limit_settings, parse_args
 from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
@@ -55,6 +57,7 @@ class Server:
         self.simulators: SimulatorManager | None = None
         self.http = None
         self.https = None
+        self.metrics_http = None
 
     async def start(self) -> None:
         """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
@@ -64,6 +67,8 @@ class Server:
         tls = server_tls_context(args.certfile, args.keyfile) if args.certfile else None
         tls_sockets = bind_sockets(args.tls_port, args.host) if tls and args.tls_port else []
         plain_sockets = bind_sockets(args.port, args.host)
+        # /metrics without authentication: only ever on the loopback interface.
+        metrics_sockets = bind_sockets(args.metrics_port, "127.0.0.1") if args.metrics_port else []
         uri = args.mongodb_uri
         if uri is None:
             self.embedded = EmbeddedDatabase(self.data_dir)
@@ -77,6 +82,8 @@ class Server:
             max_connector_power_w=args.max_connector_kw * 1000,
             max_clock_skew_s=args.max_clock_skew_hours * 3600,
             default_security_profile=args.default_security_profile,
+            alerts=alert_settings(args),
+            metrics_per_charger=args.metrics_per_charger,
         )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)
@@ -86,7 +93,10 @@ class Server:
             self.data_dir / "logs" / "sink-frames.log", max_bytes=10 * 1024 * 1024, backups=2
         )
         self.registry = ConnectionRegistry(
-            self.services.schemas, self.services.commands, default_timeout=settings.call_timeout
+            self.services.schemas,
+            self.services.commands,
+            default_timeout=settings.call_timeout,
+            metrics=self.services.metrics,
         )
         await self.services.chargers.mark_all_offline()
         self.services.start()
@@ -130,6 +140,9 @@ class Server:
             tls = None  # --port stays plain
         self.http = GuardedHTTPServer(app, ssl_options=tls, **listen)
         self.http.add_sockets(plain_sockets)
+        if metrics_sockets:
+            self.metrics_http = HTTPServer(make_metrics_app(self.services, self.registry))
+            self.metrics_http.add_sockets(metrics_sockets)
         await ensure_admin(self.services, args.admin_password)
 
     async def stop(self) -> None:
@@ -138,7 +151,7 @@ class Server:
         if self.simulators is not None:
             # Their sessions end with StopTransaction while the server still answers.
             await self.simulators.stop_all(5.0)
-        servers = [server for server in (self.http, self.https) if server is not None]
+        servers = [server for server in (self.http, self.https, self.metrics_http) if server]
         for server in servers:
             server.stop()
         if self.registry is not None:

@@ -19,6 +19,7 @@ CLOSE_DELETED = 1000
 PURGED = ("chargers", "transactions", "meter_values", "messages", "commands", "anomalies",
           "security_events")  # fmt: skip
 
+
 async def delete_charger(
     services: Services, registry: ConnectionRegistry, charger_id: str
 ) -> dict[str, int]:

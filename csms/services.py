@@ -11,8 +11,10 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from csms.alerts import AlertService, AlertSettings
 from csms.events import EventBus
 from csms.logfiles import FrameLog
+from csms.metrics import Metrics
 from csms.registers import LastRegisters
 from models.anomalies import AnomalyRepo
 from models.batch import BatchInserter, StateUpdater
@@ -56,6 +58,10 @@ class CsmsSettings:
     # plausible window: such a reading is stored but never used for energy, and a start
     # or stop time beyond it does not widen the plausible energy (--max-clock-skew-hours).
     max_clock_skew_s: float = 24 * 3600.0
+    # Alert rules' sweep and delivery (csms.alerts); per-charger metric series (off: a
+    # large network would make one series per charger).
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics_per_charger: bool = False
 
 
 @dataclass
@@ -83,6 +89,8 @@ class Services:
     unknown_chargers: UnknownChargerRepo
     simulators: SimulatorRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
+    metrics: Metrics = field(default_factory=Metrics)
+    alerts: AlertService = field(init=False)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -99,7 +107,7 @@ class Services:
         settings = settings or CsmsSettings()
         every = settings.flush_interval
         counters = Counters(db)
-        return cls(
+        built = cls(
             db=db,
             settings=settings,
             schemas=schemas or SchemaStore(),
@@ -130,7 +138,10 @@ class Services:
             local_lists=LocalListRepo(db),
             unknown_chargers=UnknownChargerRepo(db),
             simulators=SimulatorRepo(db),
+            metrics=Metrics(per_charger=settings.metrics_per_charger),
         )
+        built.alerts = AlertService(built, settings.alerts)
+        return built
 
     @property
     def writers(self) -> list:
@@ -143,7 +154,10 @@ class Services:
         """Start the batch writers and the message-log pruning."""
         for writer in self.writers:
             writer.start()
-        self._tasks.append(asyncio.get_running_loop().create_task(self._prune_loop()))
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._prune_loop()))
+        self.metrics.start()
+        self._tasks.append(loop.create_task(self.alerts.run()))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run follow-up work as a task that is kept alive, logged if it fails, and
@@ -180,5 +194,6 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.metrics.stop()
         for writer in self.writers:
             await writer.stop()

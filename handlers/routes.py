@@ -19,7 +19,7 @@ from tornado.routing import Rule
 
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers import auth, health, live, pages
+from handlers import auth, health, live, metrics, pages
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
 from handlers.admin import index as admin_index
@@ -27,6 +27,7 @@ from handlers.admin import operations as admin_operations
 from handlers.admin import rfid as admin_rfid
 from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
+from handlers.api import alerts as api_alerts
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
@@ -62,7 +63,7 @@ class VendorStaticHandler(StaticHandler):
 # The modules whose ``default_handlers`` are served, in matching order.
 HTTP_MODULES = (
     health, auth, pages, live,
-    api_chargers, api_data, api_rfid, api_index,
+    api_chargers, api_data, api_rfid, api_alerts, api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security,
 )  # fmt: skip

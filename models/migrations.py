@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
-from models import charging_profiles, reservations, security_events, unknown_chargers
+from models import alerts, charging_profiles, reservations, security_events, unknown_chargers
 from models.chargers import connector_statuses, search_terms
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
@@ -56,6 +56,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("charger", ASCENDING), ("charger_tx_id", ASCENDING), ("stop_ts", ASCENDING)],
             name="orphan_stop",
         ),
+        # Alert rules: open sessions by age (long-open and stale transactions).
+        IndexModel([("open", ASCENDING), ("start_ts", ASCENDING)], name="open_start"),
     ],
     "meter_values": [
         IndexModel([("meta.charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
@@ -69,7 +71,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("ts", ASCENDING)], name="ttl", expireAfterSeconds=MESSAGE_TTL_SECONDS),
     ],
     "security_events": security_events.INDEXES,
-    "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "anomalies": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", DESCENDING)], name="ts"),  # the energy-anomaly alert rule
+    ],
     "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "reservations": reservations.INDEXES,
     "charging_profiles": charging_profiles.INDEXES,
@@ -79,6 +84,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
+    **alerts.INDEXES,
     "counters": [],
     "meta": [],
 }
@@ -136,12 +142,21 @@ async def _security_event_stored(db: AsyncDatabase) -> None:
     await db.security_events.update_many(missing, [{"$set": {"stored": "$ts"}}])
 
 
+async def _alert_indexes(db: AsyncDatabase) -> None:
+    """The alert collections exist (``_create_collections``); their indexes and the
+    transactions' and anomalies' new ones are built here first, then ensured at every start."""
+    for name in (*alerts.INDEXES, "transactions", "anomalies"):
+        if INDEXES[name]:
+            await db[name].create_indexes(INDEXES[name])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
     (3, "charger search terms and connector statuses", _charger_search_fields),
     (4, "start replay index of open sessions only", _drop_closed_start_replay),
     (5, "security events expire by the time they were stored", _security_event_stored),
+    (8, "alert collections and their indexes", _alert_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

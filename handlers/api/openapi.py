@@ -15,6 +15,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from handlers.api import openapi_alerts
+
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
 ACTION_PATH = "/ocpp/chargers/{cid}/action/"
@@ -418,6 +420,12 @@ def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _merge(document: dict[str, Any], paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Add an area's paths and component schemas (``openapi_<area>.py``)."""
+    document["paths"].update(paths)
+    document["components"]["schemas"].update(schemas)
+
+
 def build_openapi(
     action_schemas: dict[str, dict[str, Any]] | None = None, *, server_url: str | None = None
 ) -> dict[str, Any]:
@@ -467,6 +475,7 @@ def build_openapi(
         },
         "security": copy.deepcopy(SECURITY),
     }
+    _merge(document, openapi_alerts.alert_paths(), openapi_alerts.alert_schemas())
     if server_url:
         document["servers"] = [{"url": server_url.rstrip("/")}]
     return document

@@ -55,6 +55,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 3: charger search terms and connector statuses",
         "applied 4: start replay index of open sessions only",
         "applied 5: security events expire by the time they were stored",
+        "applied 8: alert collections and their indexes",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -95,3 +96,19 @@ async def test_migration_5_gives_old_security_events_the_time_they_were_stored(d
         doc["_id"]: doc["stored"].replace(tzinfo=None) async for doc in db.security_events.find()
     }
     assert stored == {1: received, 2: datetime(2025, 5, 2)}
+
+
+@pytest.mark.gen_test
+async def test_migration_8_creates_the_alert_collections_and_indexes(db):
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 5}})
+    assert (await migrate(db))[0] == "applied 8: alert collections and their indexes"
+    names = set(await db.list_collection_names())
+    assert {"alerts", "alert_rules", "alert_channels", "alert_deliveries", "charger_boots"} <= names
+    alerts = await db.alerts.index_information()
+    assert alerts["one_open"]["unique"] is True
+    assert alerts["one_open"]["partialFilterExpression"] == {"open": True}
+    assert "channel_status_seq" in await db.alert_deliveries.index_information()
+    assert "open_start" in await db.transactions.index_information()
+    assert "ts" in await db.anomalies.index_information()
+    boots = await db.charger_boots.index_information()
+    assert boots["ttl"]["expireAfterSeconds"] == 2 * 24 * 3600
