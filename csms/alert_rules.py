@@ -100,7 +100,7 @@ class Sweep:
         close its open alerts of every other charger."""
         for charger, detail in firing.items():
             await self.alerts.raise_alert(rule, charger, detail, self.now)
-        for alert in await self.services.alerts.open_of_rule(rule):
+        for alert in await self.alerts.repo.open_of_rule(rule):
             if alert["charger"] not in firing:
                 await self.alerts.clear_alert(rule, alert["charger"], self.now)
 
@@ -114,7 +114,7 @@ class Sweep:
                 self.now,
             )  # fmt: skip
         settled = self.ago(minutes=params["clear_minutes"])
-        for alert in await self.services.alerts.open_of_rule("charger_offline"):
+        for alert in await self.alerts.repo.open_of_rule("charger_offline"):
             doc = await self.services.chargers.get(alert["charger"])
             if doc is None or (
                 doc.get("connected") and doc.get("connected_at", self.now) <= settled
@@ -172,7 +172,7 @@ class Sweep:
     async def reboots_cleared(self, params: dict[str, Any]) -> None:
         """A reboot-loop alert closes once the window holds no more than ``boots`` boots."""
         since = self.ago(minutes=params["window_minutes"])
-        for alert in await self.services.alerts.open_of_rule("reboot_loop"):
+        for alert in await self.alerts.repo.open_of_rule("reboot_loop"):
             if await self.alerts.boots.count_since(alert["charger"], since) <= params["boots"]:
                 await self.alerts.clear_alert("reboot_loop", alert["charger"], self.now)
 

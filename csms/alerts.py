@@ -171,11 +171,17 @@ class AlertService:
             await self.raise_alert("connector_faulted", ctx.charger_id, detail, ctx.now)
         elif not faulted:
             await self.clear_alert("connector_faulted", ctx.charger_id, ctx.now)
-        if "timestamp" in payload:
-            await self.check_clock(ctx, ts)
 
     async def check_clock(self, ctx: CallContext, ts: datetime) -> None:
-        """A charger timestamp further from our clock than ``minutes`` (either way)."""
+        """A charger timestamp further from our clock than ``minutes`` (either way) opens
+        the clock alert; one within it closes it. (A StatusNotification queued while the
+        charger was offline is late by nature and may open it until the next one.)"""
+        try:
+            await self._check_clock(ctx, ts)
+        except Exception:
+            log.exception("%s: clock alert rule failed", ctx.charger_id)
+
+    async def _check_clock(self, ctx: CallContext, ts: datetime) -> None:
         params = self.rules["clock_skew"]
         skew = (ts - ctx.now).total_seconds()
         if abs(skew) > params["minutes"] * 60:

@@ -47,6 +47,8 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
     """Store the connector's status; a late (queued) notification never overwrites a newer one."""
     connector = payload["connectorId"]
     ts = parse_datetime(payload["timestamp"]) if "timestamp" in payload else ctx.now
+    if "timestamp" in payload:
+        await ctx.services.alerts.check_clock(ctx, ts)
     newest = ctx.state.connector_ts.get(connector)
     if newest is not None and ts < newest:
         return {}
