@@ -20,6 +20,7 @@ from tornado.routing import Rule
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, health, live, metrics, pages
+from handlers.admin import alerts as admin_alerts
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
 from handlers.admin import index as admin_index
@@ -65,7 +66,7 @@ HTTP_MODULES = (
     health, auth, pages, live,
     api_chargers, api_data, api_rfid, api_alerts, api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security,
+    admin_security, admin_alerts,
 )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def alert_schemas() -> dict[str, Any]:
                "properties": {
                    "id": {"type": "string"}, "type": {"enum": ["webhook", "email"]},
                    "name": {"type": "string"}, "rules": _STRINGS, "chargers": _STRINGS,
-                   "source": {"enum": ["api", "flag"]}, "url": {"type": "string"},
+                   "source": {"enum": ["api", "admin", "flag"]}, "url": {"type": "string"},
                    "secret_set": {"type": "boolean"},
                    "to": {"type": "array", "items": {"type": "string"}},
                    "smtp": smtp_view}}  # fmt: skip
