@@ -71,7 +71,8 @@ class DashboardHandler(PageHandler):
         self.render(
             "dashboard.html", chargers=chargers, state_json=state, pager=pager, chosen=chosen,
             statuses=STATUS_FILTERS, events_url="/ocpp/live/events?" + chosen.query(),
-            open_alerts=[alert_view(doc) for doc in open_alerts], alert_total=alert_total,
+            open_alerts=[{**alert_view(doc), "opened": doc["opened"]} for doc in open_alerts],
+            alert_total=alert_total,
         )  # fmt: skip
 
 

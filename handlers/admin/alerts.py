@@ -25,6 +25,11 @@ STATES = ("", "open", "closed")
 DELIVERIES_SHOWN = 30
 
 
+def alert_row(doc: dict[str, Any]) -> dict[str, Any]:
+    """An alert for a page: the API's view, with its times as datetimes for ``fmt_dt``."""
+    return {**alert_view(doc), "opened": doc["opened"], "closed": doc.get("closed")}
+
+
 class AlertsPage(AdminHandler):
     """``GET /ocpp/admin/alerts/?state=&rule=&charger=&page=``."""
 
@@ -43,7 +48,7 @@ class AlertsPage(AdminHandler):
             docs, pager.total = await self.services.alerts.repo.search(
                 open_only, charger or None, rule or None, skip=pager.skip, limit=PER_PAGE
             )
-            alerts = [alert_view(doc) for doc in docs]
+            alerts = [alert_row(doc) for doc in docs]
         else:
             self.set_status(400)
         self.render("admin/alerts.html", form=form, alerts=alerts, pager=pager,
