@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from csms.services import Services
 
 log = logging.getLogger("csms.alerts")
+LOAD_WAIT = 5.0  # seconds an alert decision waits for the open alerts to be loaded
 
 
 @dataclass(slots=True)
@@ -57,6 +58,11 @@ class AlertService:
         self.dispatcher = Dispatcher(self.channels, self.deliveries, settings)
         # transaction id -> (last energy register seen, since when): the no-energy rule.
         self.energy_progress: dict[int, tuple[float | None, datetime]] = {}
+        # (rule, charger) of every open alert, loaded by ``run`` before anything opens or
+        # closes: a status that clears nothing, or a sweep finding a condition that is
+        # alerted already, costs no database write (None: ask the database every time).
+        self._open: set[tuple[str, str]] | None = None
+        self._loaded = asyncio.Event()
 
     async def run(self) -> None:
         """Load the operator's rule settings and the flag channels, start delivery, then
@@ -67,6 +73,10 @@ class AlertService:
                     self.rules[name].update(stored)
             for channel_id, doc in flag_channels(self.settings).items():
                 await self.channels.upsert(channel_id, doc)
+            try:
+                self._open = await self.repo.open_keys()
+            finally:
+                self._loaded.set()
             await self.dispatcher.start()
             while True:
                 await asyncio.sleep(self.settings.interval)
@@ -90,7 +100,18 @@ class AlertService:
         already; the new alert is delivered. Returns it (None when nothing opened)."""
         if not self.rules[rule]["enabled"]:
             return None
-        doc = await self.repo.open(rule, charger, now, detail)
+        await self._ready()
+        key = (rule, charger)
+        if self._open is not None:
+            if key in self._open:
+                return None
+            self._open.add(key)  # before the write: a concurrent close sees it
+        try:
+            doc = await self.repo.open(rule, charger, now, detail)
+        except Exception:
+            if self._open is not None:
+                self._open.discard(key)  # not stored: the next evaluation tries again
+            raise
         if doc is None:
             return None
         log.warning("alert opened: %s %s %s", rule, charger, detail)
@@ -99,12 +120,26 @@ class AlertService:
 
     async def clear_alert(self, rule: str, charger: str, now: datetime) -> dict[str, Any] | None:
         """Close ``rule``'s open alert of ``charger``, if there is one; delivered too."""
+        await self._ready()
+        if self._open is not None:
+            if (rule, charger) not in self._open:
+                return None
+            self._open.discard((rule, charger))
         doc = await self.repo.close(rule, charger, now)
         if doc is None:
             return None
         log.info("alert closed: %s %s", rule, charger)
         await self._announce("closed", doc, now)
         return doc
+
+    async def _ready(self) -> None:
+        """Wait (at most LOAD_WAIT s) for ``run`` to load the open alerts; without them
+        every decision asks the database."""
+        if not self._loaded.is_set():
+            try:
+                await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT)
+            except TimeoutError:
+                log.warning("open alerts not loaded yet: deciding from the database")
 
     async def acknowledge(self, alert_id: Any, user: str, note: str) -> dict[str, Any] | None:
         """An operator acknowledges an alert with a note."""

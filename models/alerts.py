@@ -94,6 +94,11 @@ class AlertRepo:
             return_document=ReturnDocument.AFTER,
         )
 
+    async def open_keys(self) -> set[tuple[str, str]]:
+        """(rule, charger) of every open alert (index open_opened)."""
+        cursor = self._coll.find({"open": True}, {"rule": 1, "charger": 1})
+        return {(doc["rule"], doc["charger"]) async for doc in cursor}
+
     async def open_of_rule(self, rule: str) -> list[dict[str, Any]]:
         """Every open alert of a rule."""
         return await self._coll.find({"rule": rule, "open": True}).to_list()
