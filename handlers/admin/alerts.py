@@ -80,7 +80,11 @@ class TransactionClosePage(AdminHandler):
     @tornado.web.authenticated
     async def post(self, tx_id: str) -> None:
         """Close it with the energy of its last register reading."""
-        tx = await self.services.transactions.get(int(tx_id))
+        tx = (
+            await self.services.transactions.get(int(tx_id))
+            if tx_id.isascii() and tx_id.isdigit() and len(tx_id) <= 18
+            else None
+        )
         if tx is None or tx.get("kind") != "session":
             raise tornado.web.HTTPError(404, log_message="unknown transaction")
         user = self.current_user["username"]
@@ -174,7 +178,7 @@ class AlertSettingsPage(AdminHandler):
 
 default_handlers = [
     (ALERTS_PATH, AlertsPage),
-    (ALERTS_PATH + r"(?P<alert_id>[0-9a-f]{24})/ack", AlertAckPage),
-    (ADMIN_PATH + r"transactions/(?P<tx_id>[0-9]{1,18})/close", TransactionClosePage),
+    (ALERTS_PATH + r"(?P<alert_id>[^/]+)/ack", AlertAckPage),
+    (ADMIN_PATH + r"transactions/(?P<tx_id>[^/]+)/close", TransactionClosePage),
     (SETTINGS_PATH, AlertSettingsPage),
 ]

@@ -138,7 +138,8 @@ class TransactionCloseHandler(APIHandler):
     async def post(self, tx_id: str) -> None:
         """The closed session; 404 unknown, 409 not open."""
         refuse_unknown(self.json_body(), set())
-        tx = await self.services.transactions.get(int(tx_id))
+        number = int(tx_id) if tx_id.isascii() and tx_id.isdigit() and len(tx_id) <= 18 else None
+        tx = None if number is None else await self.services.transactions.get(number)
         if tx is None or tx.get("kind") != "session":
             raise ApiError(404, "not_found", f"no transaction {tx_id}")
         if not tx.get("open"):
@@ -146,7 +147,7 @@ class TransactionCloseHandler(APIHandler):
         user = self.current_user["username"]
         if await close_by_operator(self.services, tx, user, utcnow()) is None:
             raise ApiError(409, "conflict", f"transaction {tx_id} is not open")
-        self.write_json(transaction_view(await self.services.transactions.get(int(tx_id))))
+        self.write_json(transaction_view(await self.services.transactions.get(number)))
 
 
 default_handlers = [
@@ -156,5 +157,5 @@ default_handlers = [
     (r"/ocpp/api/alert-channels/", AlertChannelsHandler),
     (r"/ocpp/api/alert-channels/(?P<channel_id>[^/]+)/", AlertChannelHandler),
     (r"/ocpp/api/alert-deliveries/", AlertDeliveriesHandler),
-    (r"/ocpp/api/transactions/(?P<tx_id>[0-9]{1,18})/close", TransactionCloseHandler),
+    (r"/ocpp/api/transactions/(?P<tx_id>[^/]+)/close", TransactionCloseHandler),
 ]

@@ -22,6 +22,10 @@ GET_PATHS = (
     "/ocpp/api/rfid/",
     "/ocpp/api/rfid/TAG1/",
     "/ocpp/api/openapi.json",
+    "/ocpp/api/alerts/",
+    "/ocpp/api/alert-rules/",
+    "/ocpp/api/alert-channels/",
+    "/ocpp/api/alert-deliveries/",
 )
 
 
