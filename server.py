@@ -21,6 +21,7 @@ import signal
 import sys
 from pathlib import Path
 
+from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 from csms.certificate_authority import CertificateAuthority, load_ca, load_or_create_ca
@@ -30,12 +31,13 @@ from csms.services import CsmsSettings, Services
 from handlers.base import WebSettings
 from handlers.chargepoint.admission import server_tls_context, tls_refusal_recorder
 from handlers.chargepoint.guard import GuardedHTTPServer, socket_limit
+from handlers.metrics import make_metrics_app
 from handlers.routes import make_app
 from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
 from ocppj.timeutil import utcnow
-from server_options import limit_settings, load_settings, parse_args
+from server_options import alert_settings, limit_settings, load_settings, parse_args
 from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
@@ -57,6 +59,7 @@ class Server:
         self.simulators: SimulatorManager | None = None
         self.http = None
         self.https = None
+        self.metrics_http = None
 
     async def start(self) -> None:
         """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
@@ -71,6 +74,8 @@ class Server:
                                      client_ca=ca.pem if ca else None)  # fmt: skip
         tls_sockets = bind_sockets(args.tls_port, args.host) if tls and args.tls_port else []
         plain_sockets = bind_sockets(args.port, args.host)
+        # /metrics without authentication: only ever on the loopback interface.
+        metrics_sockets = bind_sockets(args.metrics_port, "127.0.0.1") if args.metrics_port else []
         uri = args.mongodb_uri
         if uri is None:
             self.embedded = EmbeddedDatabase(self.data_dir)
@@ -87,6 +92,8 @@ class Server:
             external_ca=args.external_ca,
             certificate_days=args.certificate_days,
             renewal_days=args.certificate_renewal_days,
+            alerts=alert_settings(args),
+            metrics_per_charger=args.metrics_per_charger,
         )
         limits = limit_settings(args)
         self.services = Services.build(db, settings)
@@ -96,7 +103,10 @@ class Server:
             self.data_dir / "logs" / "sink-frames.log", max_bytes=10 * 1024 * 1024, backups=2
         )
         self.registry = ConnectionRegistry(
-            self.services.schemas, self.services.commands, default_timeout=settings.call_timeout
+            self.services.schemas,
+            self.services.commands,
+            default_timeout=settings.call_timeout,
+            metrics=self.services.metrics,
         )
         self.services.ca, self.services.registry = ca, self.registry
         await self.services.chargers.mark_all_offline()
@@ -145,6 +155,9 @@ class Server:
                                       on_certificate_refused=refused if tls else None,
                                       **listen)  # fmt: skip
         self.http.add_sockets(plain_sockets)
+        if metrics_sockets:
+            self.metrics_http = HTTPServer(make_metrics_app(self.services, self.registry))
+            self.metrics_http.add_sockets(metrics_sockets)
         await ensure_admin(self.services, args.admin_password)
 
     async def stop(self) -> None:
@@ -153,7 +166,7 @@ class Server:
         if self.simulators is not None:
             # Their sessions end with StopTransaction while the server still answers.
             await self.simulators.stop_all(5.0)
-        servers = [server for server in (self.http, self.https) if server is not None]
+        servers = [server for server in (self.http, self.https, self.metrics_http) if server]
         for server in servers:
             server.stop()
         if self.registry is not None:

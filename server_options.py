@@ -12,6 +12,8 @@ import argparse
 import math
 import os
 
+from csms.alert_delivery import smtp_from_url
+from csms.alerts import AlertSettings
 from csms.load_management import LoadSettings
 from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.chargepoint.limits import LimitSettings
@@ -102,12 +104,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_certificate_args(parser)
     add_limit_args(parser)
     add_load_args(parser)
+    add_alert_args(parser)
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
     if args.tls_port and not args.certfile:
         parser.error("--tls-port needs --certfile")
     check_certificate_args(parser, args)
+    if args.smtp_url:
+        try:
+            smtp_from_url(args.smtp_url)
+        except ValueError as exc:
+            parser.error(f"--smtp-url: {exc}")
+    if args.alert_email and not args.smtp_url:
+        parser.error("--alert-email needs --smtp-url")
     return args
 
 
@@ -306,4 +316,52 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
     return LoadSettings(
         hold_s=max(0.0, args.load_hold_seconds), connector_max_a=args.load_connector_max_a,
         call_timeout=args.load_call_timeout,
+    )  # fmt: skip
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def add_alert_args(parser: argparse.ArgumentParser) -> None:
+    """Options of alerts (channels without the API, the rules' sweep) and of /metrics."""
+    env = os.environ.get
+    parser.add_argument(
+        "--alert-webhook", action="append", default=_env_list("CSMS_ALERT_WEBHOOKS"),
+        help="POST every alert to this URL (repeatable; env: comma-separated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--alert-webhook-secret", default=env("CSMS_ALERT_WEBHOOK_SECRET", ""),
+        help="shared secret of --alert-webhook: X-CSMS-Signature: sha256=<HMAC of the body>",
+    )  # fmt: skip
+    parser.add_argument(
+        "--smtp-url", default=env("CSMS_SMTP_URL") or None,
+        help="SMTP server of --alert-email: smtp://[user:password@]host[:port]"
+        "[?starttls=1&from=addr] (smtps:// for TLS)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--alert-email", action="append", default=_env_list("CSMS_ALERT_EMAILS"),
+        help="e-mail every alert to this address (repeatable; env: comma-separated)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--alert-interval", type=positive_float, default=env("CSMS_ALERT_INTERVAL", "30"),
+        help="seconds between evaluations of the time-based alert rules (default 30)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics-port", type=int, default=int(env("CSMS_METRICS_PORT", "0")) or None,
+        help="also serve /metrics without authentication on this port, bound to 127.0.0.1",
+    )  # fmt: skip
+    parser.add_argument(
+        "--metrics-per-charger", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_METRICS_PER_CHARGER", False),
+        help="metric series per charger id (small networks only: one series per charger)",
+    )  # fmt: skip
+
+
+def alert_settings(args: argparse.Namespace) -> AlertSettings:
+    """The alert settings from the options."""
+    return AlertSettings(
+        interval=args.alert_interval, webhooks=list(args.alert_webhook),
+        webhook_secret=args.alert_webhook_secret, smtp_url=args.smtp_url,
+        emails=list(args.alert_email),
     )  # fmt: skip

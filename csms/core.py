@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from csms import billing
+from csms import billing, self_heal
 from csms.context import CallContext
 from ocppj.timeutil import format_datetime, parse_datetime
 
@@ -28,6 +28,7 @@ async def boot_notification(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     boot["ts"] = ctx.now
     await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now, ctx.state.name)
     ctx.state.booted = True
+    await ctx.services.alerts.on_boot(ctx)
     ctx.services.bus.publish("boot", ctx.charger_id, vendor=boot["vendor"], model=boot["model"])
     ctx.services.load_event(ctx.charger_id, "boot")
     return {
@@ -47,6 +48,8 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
     """Store the connector's status; a late (queued) notification never overwrites a newer one."""
     connector = payload["connectorId"]
     ts = parse_datetime(payload["timestamp"]) if "timestamp" in payload else ctx.now
+    if "timestamp" in payload:
+        await ctx.services.alerts.check_clock(ctx, ts)
     newest = ctx.state.connector_ts.get(connector)
     if newest is not None and ts < newest:
         return {}
@@ -66,6 +69,8 @@ async def status_notification(ctx: CallContext, payload: dict[str, Any]) -> dict
     ctx.services.chargers.set_connector(
         ctx.charger_id, connector, status, sorted(set(statuses.values()))
     )
+    await self_heal.on_status(ctx, connector, payload["status"], ts)
+    await ctx.services.alerts.on_status(ctx, payload, ts)
     ctx.services.bus.publish(
         "status",
         ctx.charger_id,

@@ -104,8 +104,10 @@ class ConnectionRegistry:
         commands: CommandRepo | None = None,
         *,
         default_timeout: float = 30.0,
+        metrics: Any = None,
     ):
         self._connections: dict[str, Connection] = {}
+        self.metrics = metrics  # csms.metrics.Metrics: our CALLs by action and outcome
         self._schemas = schemas
         self.commands = commands
         self.default_timeout = default_timeout
@@ -243,6 +245,11 @@ class ConnectionRegistry:
             "error_details": outcome.details or None,
             "finished_ts": utcnow(),
         }
+        if self.metrics is not None:
+            label = "CALLRESULT" if outcome.answered else outcome.status
+            if outcome.status == ERROR and outcome.error_code in errors.ERROR_CODES:
+                label = outcome.error_code  # a charger's own code is not a label value
+            self.metrics.call_sent(doc["action"], label)
         if outcome.status not in (ACCEPTED, REJECTED):
             log.info("%s: %s %s %s", doc["charger"], doc["action"], outcome.status, doc["_id"])
         if self.commands is None:

@@ -11,10 +11,12 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
+from csms.alerts import AlertService, AlertSettings
 from csms.certificate_authority import CertificateAuthority
 from csms.certificates import renewal_loop
 from csms.events import EventBus
 from csms.logfiles import FrameLog
+from csms.metrics import Metrics
 from csms.registers import LastRegisters
 from csms.registry import ConnectionRegistry
 from models.anomalies import AnomalyRepo
@@ -69,6 +71,10 @@ class CsmsSettings:
     certificate_days: int = 365
     renewal_days: int = 30
     renewal_check_interval: float = 3600.0
+    # Alert rules' sweep and delivery (csms.alerts); per-charger metric series (off: a
+    # large network would make one series per charger).
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+    metrics_per_charger: bool = False
 
 
 @dataclass
@@ -100,6 +106,8 @@ class Services:
     sites: SiteRepo
     allocations: AllocationRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
+    metrics: Metrics = field(default_factory=Metrics)
+    alerts: AlertService = field(init=False)
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
     # The CA of charger certificates (profile 3; without its key under --external-ca) and
@@ -122,7 +130,7 @@ class Services:
         settings = settings or CsmsSettings()
         every = settings.flush_interval
         counters = Counters(db)
-        return cls(
+        built = cls(
             db=db,
             settings=settings,
             schemas=schemas or SchemaStore(),
@@ -157,7 +165,10 @@ class Services:
             certificates=CertificateRepo(db),
             sites=SiteRepo(db),
             allocations=AllocationRepo(db),
+            metrics=Metrics(per_charger=settings.metrics_per_charger),
         )
+        built.alerts = AlertService(built, settings.alerts)
+        return built
 
     @property
     def writers(self) -> list:
@@ -170,9 +181,12 @@ class Services:
         """Start the batch writers and the message-log pruning."""
         for writer in self.writers:
             writer.start()
-        self._tasks.append(asyncio.get_running_loop().create_task(self._prune_loop()))
+        loop = asyncio.get_running_loop()
+        self._tasks.append(loop.create_task(self._prune_loop()))
         if self.registry is not None and self.ca is not None:
-            self._tasks.append(asyncio.get_running_loop().create_task(renewal_loop(self)))
+            self._tasks.append(loop.create_task(renewal_loop(self)))
+        self.metrics.start()
+        self._tasks.append(loop.create_task(self.alerts.run()))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run follow-up work as a task that is kept alive, logged if it fails, and
@@ -216,5 +230,6 @@ class Services:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        await self.metrics.stop()
         for writer in self.writers:
             await writer.stop()

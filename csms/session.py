@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from csms.actions import CENTRAL_SYSTEM_ACTIONS, CHARGER_ACTIONS
 from csms.context import CallContext, ConnectionState
+from csms.metrics import CALLRESULT, UNKNOWN_ACTION
 from csms.services import Services
 from models.messages import IN, OUT, new_exchange, set_reply
 from ocppj import errors, frames
@@ -170,7 +172,18 @@ class ChargerSession:
         await self.services.messages.backpressure()
 
     async def answer(self, call: frames.Call) -> str:
-        """The reply frame to an incoming CALL: a CALLRESULT or a CALLERROR, never a raise."""
+        """The reply frame to an incoming CALL: a CALLRESULT or a CALLERROR, never a raise
+        (counted in the metrics by action and result, with the time it took)."""
+        started = time.perf_counter()
+        text, result = await self._reply(call)
+        action = call.action if call.action in CHARGER_ACTIONS else UNKNOWN_ACTION
+        self.services.metrics.call_answered(
+            self.charger_id, action, result, time.perf_counter() - started
+        )
+        return text
+
+    async def _reply(self, call: frames.Call) -> tuple[str, str]:
+        """(reply frame, CALLRESULT or the CALLERROR code)."""
         handler = CHARGER_ACTIONS.get(call.action)
         if handler is None:
             if call.action in CENTRAL_SYSTEM_ACTIONS:
@@ -178,8 +191,10 @@ class ChargerSession:
                     call.unique_id,
                     errors.NOT_SUPPORTED,
                     f"{call.action} is sent by a Central System, not to it",
-                )
-            return frames.pack_error(call.unique_id, errors.NOT_IMPLEMENTED, "unknown action")
+                ), errors.NOT_SUPPORTED
+            return frames.pack_error(
+                call.unique_id, errors.NOT_IMPLEMENTED, "unknown action"
+            ), errors.NOT_IMPLEMENTED
         schemas = self.services.schemas
         state = self.state
         if not state.booted and call.action != "BootNotification":
@@ -187,7 +202,7 @@ class ChargerSession:
                 # JE 3.8: no CALL but BootNotification before the charger was accepted.
                 return frames.pack_error(
                     call.unique_id, errors.SECURITY_ERROR, "send BootNotification first"
-                )
+                ), errors.SECURITY_ERROR
             log.info("%s: %s before BootNotification (known charger)", self.charger_id, call.action)
         try:
             schemas.validate(call.action, call.payload)
@@ -195,11 +210,15 @@ class ChargerSession:
             result = await handler(ctx, call.payload)
             schemas.validate(call.action + "Response", result)
         except errors.OcppError as exc:
-            return frames.pack_error(call.unique_id, exc.code, exc.description, exc.details)
+            return frames.pack_error(
+                call.unique_id, exc.code, exc.description, exc.details
+            ), exc.code
         except Exception:
             log.exception("%s: %s failed", self.charger_id, call.action)
-            return frames.pack_error(call.unique_id, errors.INTERNAL_ERROR, "internal error")
-        return frames.pack_result(call.unique_id, result)
+            return frames.pack_error(
+                call.unique_id, errors.INTERNAL_ERROR, "internal error"
+            ), errors.INTERNAL_ERROR
+        return frames.pack_result(call.unique_id, result), CALLRESULT
 
 
 def _call_key(call: frames.Call) -> tuple[str, str, str]:

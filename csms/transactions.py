@@ -107,35 +107,55 @@ def _plausible_limit(ctx: CallContext, tx: dict[str, Any], end: datetime) -> flo
 
 
 async def _supersede(ctx: CallContext, previous: dict[str, Any]) -> None:
-    """A new start on a connector that still has an open session: close the old one.
+    """A new start on a connector that still has an open session: close the old one
+    (``close_with_estimate``)."""
+    await close_with_estimate(ctx, previous, SUPERSEDED)
+
+
+# Why a session was closed without its StopTransaction (close_with_estimate's ``cause``),
+# and the anomaly its late real stop records.
+SUPERSEDED = "superseded_by_new_start"
+LATE_STOP_ANOMALY = {SUPERSEDED: "late_stop_after_supersede"}
+
+
+async def close_with_estimate(
+    ctx: CallContext, tx: dict[str, Any], cause: str, **extra: Any
+) -> dict[str, Any] | None:
+    """Close an open session whose StopTransaction we do not have: the one way to do it
+    (a new start on its connector, the connector reported Available, an operator).
 
     Its stop was lost; the energy is estimated from its last register reading
-    of this charger when there is one, and the record says so. An estimate
-    beyond what the connector could deliver since the start is not used. A real
-    stop arriving later replaces the estimate (``stop_transaction``).
+    of this charger when there is one, and the record says so (anomaly ``cause``).
+    An estimate beyond what the connector could deliver since the start is not used.
+    A real stop arriving later replaces the estimate (``stop_transaction``). Returns
+    the stored fields, or None when the session was no longer open.
     """
     services = ctx.services
-    register = await last_register(ctx, previous["_id"], [])
+    register = await last_register(ctx, tx["_id"], [])
     energy = None
     anomalies = []
     if register is not None:
-        energy = max(0.0, register - previous["meter_start"])
-        limit = _plausible_limit(ctx, previous, ctx.now)
+        energy = max(0.0, register - tx["meter_start"])
+        limit = _plausible_limit(ctx, tx, ctx.now)
         if energy > limit:
             anomalies.append({"kind": "implausible_register", "ts": ctx.now,
                               "register_wh": register, "plausible_max_wh": limit})  # fmt: skip
             energy = None
-    anomalies.insert(
-        0, {"kind": "superseded_by_new_start", "ts": ctx.now, "estimated_energy": energy}
-    )
+    anomalies.insert(0, {"kind": cause, "ts": ctx.now, "estimated_energy": energy, **extra})
     fields = {"stop_reason": "Other", "energy_wh": energy, "last_register_wh": register,
-              "superseded": True, "updated": ctx.now}  # fmt: skip
-    fields["cost"] = await billing.stop_cost(services, previous, fields)
-    await services.transactions.close(previous["_id"], fields, anomalies=anomalies)
+              "estimated": True, "closed_by": cause, "closed_ts": ctx.now,
+              "updated": ctx.now}  # fmt: skip
+    if cause == SUPERSEDED:
+        fields["superseded"] = True
+    # The cost of what was estimated, part of the same write as the close.
+    fields["cost"] = await billing.stop_cost(services, tx, fields)
+    if not await services.transactions.close(tx["_id"], fields, anomalies=anomalies):
+        return None
     for anomaly in anomalies:
         await services.anomalies.record(
-            ctx.charger_id, anomaly["kind"], ctx.now, transaction=previous["_id"]
+            ctx.charger_id, anomaly["kind"], ctx.now, transaction=tx["_id"]
         )
+    return fields
 
 
 async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +176,8 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
         await _record_orphan_stop(ctx, payload, stop_ts, foreign)
         return reply
     late = not tx["open"]
-    if late and not (tx.get("superseded") and tx.get("stop_ts") is None):
+    estimated = tx.get("superseded") or tx.get("estimated")
+    if late and not (estimated and tx.get("stop_ts") is None):
         return reply  # a resent stop changes nothing (rule 17)
     samples = sample_documents(
         payload.get("transactionData", []), ctx.charger_id, tx["connector"], tx_id
@@ -169,12 +190,15 @@ async def stop_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[st
     # The cost is part of the stop's own write (durable before the stop is acknowledged).
     fields["cost"] = await billing.stop_cost(services, tx, fields)
     if late:
-        anomalies.insert(0, {"kind": "late_stop_after_supersede", "ts": ctx.now,
-                             "estimated_energy": tx.get("energy_wh")})  # fmt: skip
+        cause = tx.get("closed_by") or SUPERSEDED
+        kind = LATE_STOP_ANOMALY.get(cause, f"late_stop_after_{cause}")
+        anomalies.insert(0, {"kind": kind, "ts": ctx.now, "estimated_energy": tx.get("energy_wh"),
+                             "replaced_estimate": True})  # fmt: skip
         if not await repo.replace_estimate(tx_id, fields, anomalies):
             return reply  # a concurrent resend got there first
     else:
         await repo.close(tx_id, fields, anomalies=anomalies)
+        services.metrics.energy.inc(fields["energy_wh"])
     for anomaly in anomalies:
         await services.anomalies.record(ctx.charger_id, anomaly["kind"], ctx.now, transaction=tx_id)
     services.bus.publish(

@@ -10,6 +10,7 @@ from typing import Any
 import tornado.web
 
 from csms import billing
+from csms.alerts import alert_view
 from csms.chargers import STATUS_FILTERS
 from handlers import qrcodes
 from handlers.base import BaseHandler, Pager, kwh, to_json
@@ -68,9 +69,12 @@ class DashboardHandler(PageHandler):
         chargers, total = await dashboard_state(self.services, self.registry, chosen)
         state = to_json({"chargers": chargers}).decode()
         pager = Pager(chosen.page, DASHBOARD_PAGE_SIZE, total, "/ocpp/", chosen.fields())
+        open_alerts, alert_total = await self.services.alerts.repo.search(True, limit=10)
         self.render(
             "dashboard.html", chargers=chargers, state_json=state, pager=pager, chosen=chosen,
             statuses=STATUS_FILTERS, events_url="/ocpp/live/events?" + chosen.query(),
+            open_alerts=[{**alert_view(doc), "opened": doc["opened"]} for doc in open_alerts],
+            alert_total=alert_total,
         )  # fmt: skip
 
 

@@ -20,7 +20,8 @@ from tornado.routing import Rule
 from csms.load_management import LoadManager, LoadSettings
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers import auth, health, live, pages
+from handlers import auth, health, live, metrics, pages
+from handlers.admin import alerts as admin_alerts
 from handlers.admin import certificates as admin_certificates
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
@@ -31,6 +32,7 @@ from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
 from handlers.admin import sites as admin_sites
 from handlers.admin import tariffs as admin_tariffs
+from handlers.api import alerts as api_alerts
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
 from handlers.api import index as api_index
@@ -69,9 +71,10 @@ class VendorStaticHandler(StaticHandler):
 # The modules whose ``default_handlers`` are served, in matching order.
 HTTP_MODULES = (
     health, auth, pages, live,
-    api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_sites, api_index,
+    api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_sites, api_alerts,
+    api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
-    admin_security, admin_tariffs, admin_certificates, admin_sites,
+    admin_security, admin_tariffs, admin_certificates, admin_sites, admin_alerts,
 )  # fmt: skip
 
 

@@ -27,3 +27,23 @@ class AnomalyRepo:
         """Newest anomalies first, of one charger or of all."""
         query = {"charger": charger} if charger else {}
         return await self._coll.find(query).sort("ts", DESCENDING).limit(limit).to_list()
+
+    async def counts_since(
+        self, since: datetime, kinds: tuple[str, ...]
+    ) -> dict[str, tuple[int, list[str], list[Any]]]:
+        """Anomalies of ``kinds`` recorded since ``since`` (index ts), by charger:
+        (count, kinds seen, transactions)."""
+        pipeline = [
+            {"$match": {"ts": {"$gte": since}, "kind": {"$in": list(kinds)}}},
+            {"$group": {"_id": "$charger", "n": {"$sum": 1}, "kinds": {"$addToSet": "$kind"},
+                        "txs": {"$addToSet": "$transaction"}}},
+        ]  # fmt: skip
+        rows = await (await self._coll.aggregate(pipeline)).to_list()
+        return {
+            row["_id"]: (
+                row["n"],
+                sorted(row["kinds"]),
+                sorted(t for t in row["txs"] if t is not None),
+            )
+            for row in rows
+        }

@@ -92,6 +92,11 @@ class _Flusher:
             self._task = None
         await self.flush()
 
+    @property
+    def pending(self) -> int:
+        """Documents buffered and not yet written (the metrics' back-pressure gauge)."""
+        return self._pending_count()
+
     def _pending_count(self) -> int:
         raise NotImplementedError
 

@@ -138,9 +138,10 @@ class ChargerRepo:
         )
         if doc is not None:
             return doc, False
-        doc = new_charger(
-            charger_id, now, self.require_rfid_default, self.default_security_profile
-        ) | changes
+        doc = (
+            new_charger(charger_id, now, self.require_rfid_default, self.default_security_profile)
+            | changes
+        )
         try:
             await self._coll.insert_one(doc)
         except DuplicateKeyError:  # another connection created it meanwhile
@@ -214,9 +215,12 @@ class ChargerRepo:
     async def create(self, charger_id: str, fields: dict[str, Any], now: datetime) -> bool:
         """Add a charger by hand; False when the id exists already."""
         try:
-            doc = new_charger(
-                charger_id, now, self.require_rfid_default, self.default_security_profile
-            ) | fields
+            doc = (
+                new_charger(
+                    charger_id, now, self.require_rfid_default, self.default_security_profile
+                )
+                | fields
+            )
             doc["search"] = search_terms(doc)  # the name given counts from the start
             await self._coll.insert_one(doc)
         except DuplicateKeyError:
@@ -238,3 +242,8 @@ class ChargerRepo:
     async def mark_all_offline(self) -> None:
         """At start-up no charger is connected yet."""
         await self._coll.update_many({"connected": True}, {"$set": {"connected": False}})
+
+    async def offline_since(self, cutoff: datetime, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Chargers not connected and last heard of before ``cutoff`` (index connected)."""
+        query = {"connected": False, "last_seen": {"$lt": cutoff}}
+        return await self._coll.find(query, {"last_seen": 1}).limit(limit).to_list()

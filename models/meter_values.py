@@ -162,3 +162,13 @@ class MeterValueRepo:
                 query["ts"]["$lt"] = ts_to
         cursor = self._coll.find(query).sort("ts", DESCENDING).skip(skip).limit(limit)
         return await cursor.to_list(), await self._coll.count_documents(query)
+
+    async def last_reading_ts(self, charger: str, transaction: int) -> datetime | None:
+        """When ``charger`` last sent an energy register for its ``transaction`` (the
+        stale-transaction rule), or None."""
+        doc = await self._coll.find_one(
+            {"meta.transaction": transaction, "meta.measurand": ENERGY_REGISTER,
+             "meta.charger": charger},
+            sort=[("ts", DESCENDING)], projection={"ts": 1},
+        )  # fmt: skip
+        return None if doc is None else doc["ts"]

@@ -14,6 +14,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models import (
+    alerts,
     certificates,
     charging_profiles,
     reservations,
@@ -65,6 +66,8 @@ INDEXES: dict[str, list[IndexModel]] = {
             [("charger", ASCENDING), ("charger_tx_id", ASCENDING), ("stop_ts", ASCENDING)],
             name="orphan_stop",
         ),
+        # Alert rules: open sessions by age (long-open and stale transactions).
+        IndexModel([("open", ASCENDING), ("start_ts", ASCENDING)], name="open_start"),
     ],
     "meter_values": [
         IndexModel([("meta.charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
@@ -78,7 +81,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("ts", ASCENDING)], name="ttl", expireAfterSeconds=MESSAGE_TTL_SECONDS),
     ],
     "security_events": security_events.INDEXES,
-    "anomalies": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "anomalies": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", DESCENDING)], name="ts"),  # the energy-anomaly alert rule
+    ],
     "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
     "reservations": reservations.INDEXES,
     "charging_profiles": charging_profiles.INDEXES,
@@ -89,6 +95,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
     "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
+    **alerts.INDEXES,
     "counters": [],
     "meta": [],
     "certificates": certificates.INDEXES,
@@ -161,6 +168,14 @@ async def _certificates(db: AsyncDatabase) -> None:
     await db.certificates.create_indexes(certificates.INDEXES)
 
 
+async def _alert_indexes(db: AsyncDatabase) -> None:
+    """The alert collections exist (``_create_collections``); their indexes and the
+    transactions' and anomalies' new ones are built here first, then ensured at every start."""
+    for name in (*alerts.INDEXES, "transactions", "anomalies"):
+        if INDEXES[name]:
+            await db[name].create_indexes(INDEXES[name])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
@@ -169,6 +184,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (5, "security events expire by the time they were stored", _security_event_stored),
     (6, "sites and allocations of load management", _create_collections),
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
+    (8, "alert collections and their indexes", _alert_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]

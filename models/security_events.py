@@ -67,3 +67,14 @@ class SecurityEventRepo:
         """Newest events first, of one charger or of all."""
         query = {"charger": charger} if charger else {}
         return await self._coll.find(query).sort("ts", DESCENDING).limit(limit).to_list()
+
+    async def counts_since(
+        self, since: datetime, types: tuple[str, ...]
+    ) -> dict[str, tuple[int, list[str]]]:
+        """Events of ``types`` stored since ``since``, by charger: (count, types seen)."""
+        pipeline = [
+            {"$match": {"stored": {"$gte": since}, "type": {"$in": list(types)}}},
+            {"$group": {"_id": "$charger", "n": {"$sum": 1}, "types": {"$addToSet": "$type"}}},
+        ]
+        rows = await (await self._coll.aggregate(pipeline)).to_list()
+        return {row["_id"]: (row["n"], sorted(row["types"])) for row in rows}

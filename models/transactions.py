@@ -97,10 +97,16 @@ class TransactionRepo:
     async def replace_estimate(
         self, tx_id: int, fields: dict[str, Any], anomalies: list[dict[str, Any]]
     ) -> bool:
-        """A superseded session's late real stop replaces the estimate, once: False when
-        the session was not superseded or already has its real stop."""
+        """A session closed with an estimate (superseded by a new start, or closed by a
+        status or an operator) gets its late real stop instead, once: False when the
+        session was not closed that way or already has its real stop."""
         result = await self._coll.update_one(
-            {"_id": tx_id, "open": False, "superseded": True, "stop_ts": None},
+            {
+                "_id": tx_id,
+                "open": False,
+                "stop_ts": None,
+                "$or": [{"superseded": True}, {"estimated": True}],
+            },
             {"$set": fields, "$push": {"anomalies": {"$each": list(anomalies)}}},
         )
         return result.modified_count == 1
@@ -182,3 +188,27 @@ class TransactionRepo:
         ]
         rows = await (await self._coll.aggregate(pipeline)).to_list()
         return float(rows[0]["wh"]) if rows else 0.0
+
+    async def count_open(self) -> int:
+        """How many sessions are open now (index open_start)."""
+        return await self._coll.count_documents({"open": True})
+
+    async def open_started_before(
+        self, cutoff: datetime, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Open sessions started before ``cutoff`` (the long-open alert rule), oldest first."""
+        query = {"open": True, "start_ts": {"$lt": cutoff}}
+        return await self._coll.find(query).sort("start_ts", 1).limit(limit).to_list()
+
+    async def open_sessions(self, limit: int = 10_000) -> list[dict[str, Any]]:
+        """Open sessions (index open_start), for the alert rules' sweep."""
+        cursor = self._coll.find({"open": True, "start_ts": {"$gte": datetime.min}})
+        return await cursor.limit(limit).to_list()
+
+    async def mark_stale(self, tx_id: int, anomaly: dict[str, Any]) -> bool:
+        """Flag an open session as stale (no meter values for long), once."""
+        result = await self._coll.update_one(
+            {"_id": tx_id, "open": True, "stale": {"$ne": True}},
+            {"$set": {"stale": True}, "$push": {"anomalies": anomaly}},
+        )
+        return result.modified_count == 1

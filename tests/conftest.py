@@ -79,7 +79,10 @@ def services(io_loop, db, settings, schemas):
 def registry(services):
     """The live-connection registry, storing commands."""
     return ConnectionRegistry(
-        services.schemas, services.commands, default_timeout=services.settings.call_timeout
+        services.schemas,
+        services.commands,
+        default_timeout=services.settings.call_timeout,
+        metrics=services.metrics,
     )
 
 

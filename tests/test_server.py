@@ -257,8 +257,13 @@ def test_availability_flags_reach_the_limits_and_settings(monkeypatch):
                               "--default-security-profile", "2", "--max-open-sockets", "99",
                               "--registration-burst-per-ip", "4"])  # fmt: skip
     limits = server.limit_settings(args)
-    assert (limits.max_connections_per_ip, limits.sink_message_rate, limits.max_body_size,
-            limits.max_open_sockets, limits.registration_burst_per_ip) == (7, 0.5, 1000, 99, 4)
+    assert (
+        limits.max_connections_per_ip,
+        limits.sink_message_rate,
+        limits.max_body_size,
+        limits.max_open_sockets,
+        limits.registration_burst_per_ip,
+    ) == (7, 0.5, 1000, 99, 4)
     assert args.default_security_profile == 2
     monkeypatch.delenv("CSMS_MAX_BODY_SIZE")
     defaults = server.limit_settings(server.parse_args([]))

@@ -235,8 +235,6 @@ class ChargerActionHandler(APIHandler):
         self.write_json(outcome.as_dict(), status)
 
 
-
-
 _CID = r"(?P<cid>[^/]+)"
 
 default_handlers = [

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from handlers.api import openapi_sites, openapi_tariffs
+from handlers.api import openapi_alerts, openapi_sites, openapi_tariffs
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1.0.0"
@@ -420,6 +420,12 @@ def _paths(action_schemas: dict[str, dict[str, Any]] | None) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _merge(document: dict[str, Any], paths: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Add an area's paths and component schemas (``openapi_<area>.py``)."""
+    document["paths"].update(paths)
+    document["components"]["schemas"].update(schemas)
+
+
 def build_openapi(
     action_schemas: dict[str, dict[str, Any]] | None = None, *, server_url: str | None = None
 ) -> dict[str, Any]:
@@ -471,6 +477,7 @@ def build_openapi(
     }
     openapi_tariffs.extend(document)
     openapi_sites.extend(document)
+    _merge(document, openapi_alerts.alert_paths(), openapi_alerts.alert_schemas())
     if server_url:
         document["servers"] = [{"url": server_url.rstrip("/")}]
     return document

@@ -88,8 +88,7 @@ def charger_view(
         "connected": connected,
         "offline_since": None if connected else offline_since(doc),
         "connectors": {
-            key: connector_view(value, stale=not connected)
-            for key, value in connector_states(doc)
+            key: connector_view(value, stale=not connected) for key, value in connector_states(doc)
         },
         "active_transactions": [transaction_view(tx) for tx in open_transactions],
         "last_heartbeat": doc.get("last_heartbeat"),

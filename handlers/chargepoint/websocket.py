@@ -127,7 +127,8 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         return request_peer(self.request, self.gate.trust_proxy_headers)
 
     def refuse(self, status: int, reason: str, headers: dict[str, str] | None = None) -> None:
-        """Answer ``status`` before the upgrade."""
+        """Answer ``status`` before the upgrade (counted in the metrics by reason)."""
+        self.services.metrics.connection_refused(status)
         self.set_status(status)
         for name, value in (headers or {}).items():
             self.set_header(name, value)
@@ -190,6 +191,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
     async def open(self, *args: str, **kwargs: str) -> None:
         """Register the connection; a second one for the same id replaces the first."""
         if self._refuse_subprotocol:
+            self.services.metrics.connection_refused("subprotocol")
             self.close(CLOSE_PROTOCOL_ERROR, "subprotocol ocpp1.6 required")
             return
         self.set_nodelay(True)
@@ -210,6 +212,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             await session.closed()  # the charger left while we were registering it
             return
         self.session = session
+        self.services.metrics.connections_opened.inc()
         old = self.registry.register(self.charger_id, self)
         if old is not None:
             log.info("%s: new connection replaces the old one", self.charger_id)

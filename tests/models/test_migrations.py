@@ -57,6 +57,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 5: security events expire by the time they were stored",
         "applied 6: sites and allocations of load management",
         "applied 7: chargers, RFID tags and sites by their tariff",
+        "applied 8: alert collections and their indexes",
         "applied 9: certificates: issued charger certificates and kept CSRs",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
@@ -121,3 +122,19 @@ async def test_migration_6_creates_sites_and_allocations_with_their_indexes(db):
     assert allocations["ttl"]["expireAfterSeconds"] == 7 * 24 * 3600
     assert allocations["site_ts"]["key"] == [("site", 1), ("ts", -1)]
     assert "site" in await db.chargers.index_information()
+
+
+@pytest.mark.gen_test
+async def test_migration_8_creates_the_alert_collections_and_indexes(db):
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 7}})
+    assert (await migrate(db))[0] == "applied 8: alert collections and their indexes"
+    names = set(await db.list_collection_names())
+    assert {"alerts", "alert_rules", "alert_channels", "alert_deliveries", "charger_boots"} <= names
+    alerts = await db.alerts.index_information()
+    assert alerts["one_open"]["unique"] is True
+    assert alerts["one_open"]["partialFilterExpression"] == {"open": True}
+    assert "channel_status_seq" in await db.alert_deliveries.index_information()
+    assert "open_start" in await db.transactions.index_information()
+    assert "ts" in await db.anomalies.index_information()
+    boots = await db.charger_boots.index_information()
+    assert boots["ttl"]["expireAfterSeconds"] == 2 * 24 * 3600

@@ -32,6 +32,10 @@ GET_PATHS = (
     "/ocpp/api/sites/",
     "/ocpp/api/sites/S1/",
     "/ocpp/api/sites/S1/allocations/",
+    "/ocpp/api/alerts/",
+    "/ocpp/api/alert-rules/",
+    "/ocpp/api/alert-channels/",
+    "/ocpp/api/alert-deliveries/",
 )
 
 
@@ -51,9 +55,12 @@ def known(io_loop, services, db):
 def test_every_api_route_is_probed():
     """GET_PATHS covers every GET route of the API (the write methods are below)."""
     getters = [
-        route for route in routes()
-        if isinstance(route, tuple) and route[0].startswith(("/ocpp/api/", "/ocpp/chargers/"))
-        and route[1].get is not RequestHandler.get and route[1] is not NotFoundHandler
+        route
+        for route in routes()
+        if isinstance(route, tuple)
+        and route[0].startswith(("/ocpp/api/", "/ocpp/chargers/"))
+        and route[1].get is not RequestHandler.get
+        and route[1] is not NotFoundHandler
     ]  # fmt: skip (the catch-all JSON 404 has its own test in test_chargers)
     assert len(getters) == len(GET_PATHS)
 

@@ -204,7 +204,10 @@ async def test_a_frame_over_the_sampled_value_cap_gets_occurrence_error(limits, 
     async with raw_charger(ws_url("/MV1/")) as cp:
         await cp.boot()
         assert await cp.call("m1", "MeterValues", meter_values(11)) == [
-            4, "m1", "OccurenceConstraintViolation", "at most 10 sampled values in one frame",
+            4,
+            "m1",
+            "OccurenceConstraintViolation",
+            "at most 10 sampled values in one frame",
             {"sampledValues": 11, "limit": 10},
         ]
         assert await cp.call("m2", "MeterValues", meter_values(10)) == [3, "m2", {}]
@@ -254,7 +257,8 @@ async def test_replacing_a_charger_during_a_transaction_is_a_security_event(ws_u
     assert event["replaced_peer"] == f"127.0.0.1:{real_port}"
     assert event["tech_info"] == (
         f"connection from 127.0.0.3:{intruder_port} without credentials replaced"
-        f" 127.0.0.1:{real_port} while transaction {transaction} was open")
+        f" 127.0.0.1:{real_port} while transaction {transaction} was open"
+    )
 
 
 @pytest.mark.gen_test

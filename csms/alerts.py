@@ -1,0 +1,254 @@
+"""Alerts: open once per rule and charger while a condition holds, close by themselves
+when it clears, acknowledged by operators, delivered to channels.
+
+``AlertService`` is built once per Services. The message handlers call its hooks
+(``on_boot``, ``on_status``); the time-based rules run in ``csms.alert_rules.Sweep``
+every ``AlertSettings.interval`` seconds; deliveries go through ``csms.alert_delivery``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from csms import alert_rules
+from csms.alert_delivery import Dispatcher, alert_view, smtp_from_url
+from models.alerts import AlertChannelRepo, AlertRepo, AlertRuleRepo, BootLog, DeliveryRepo
+from ocppj.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from csms.context import CallContext
+    from csms.services import Services
+
+log = logging.getLogger("csms.alerts")
+LOAD_WAIT = 5.0  # seconds an alert decision waits for the open alerts to be loaded
+
+
+@dataclass(slots=True)
+class AlertSettings:
+    """Tunables of alert evaluation and delivery."""
+
+    interval: float = 30.0  # seconds between sweeps of the time-based rules
+    backoff_initial: float = 5.0  # seconds before the first retry of a failed delivery
+    backoff_max: float = 600.0  # retries never wait longer than this
+    delivery_timeout: float = 10.0  # seconds for one webhook POST or SMTP session
+    # Channels from server flags (kept as channels with fixed ids, so their queue survives).
+    webhooks: list[str] = field(default_factory=list)
+    webhook_secret: str = ""
+    smtp_url: str | None = None
+    emails: list[str] = field(default_factory=list)
+
+
+class AlertService:
+    """Rules, alerts and their delivery."""
+
+    def __init__(self, services: Services, settings: AlertSettings):
+        db = services.db
+        self.services = services
+        self.settings = settings
+        self.repo = AlertRepo(db)
+        self.rule_repo = AlertRuleRepo(db)
+        self.channels = AlertChannelRepo(db)
+        self.deliveries = DeliveryRepo(db, services.counters)
+        self.boots = BootLog(db)
+        self.rules = alert_rules.defaults()
+        self.dispatcher = Dispatcher(self.channels, self.deliveries, settings)
+        # transaction id -> (last energy register seen, since when): the no-energy rule.
+        self.energy_progress: dict[int, tuple[float | None, datetime]] = {}
+        # (rule, charger) of every open alert, loaded by ``run`` before anything opens or
+        # closes: a status that clears nothing, or a sweep finding a condition that is
+        # alerted already, costs no database write (None: ask the database every time).
+        self._open: set[tuple[str, str]] | None = None
+        self._loaded = asyncio.Event()
+
+    async def run(self) -> None:
+        """Load the operator's rule settings and the flag channels, start delivery, then
+        sweep every ``interval`` seconds until cancelled (``Services.stop``)."""
+        try:
+            for name, stored in (await self.rule_repo.all()).items():
+                if name in self.rules:
+                    self.rules[name].update(stored)
+            for channel_id, doc in flag_channels(self.settings).items():
+                await self.channels.upsert(channel_id, doc)
+            try:
+                self._open = await self.repo.open_keys()
+            finally:
+                self._loaded.set()
+            await self.dispatcher.start()
+            while True:
+                await asyncio.sleep(self.settings.interval)
+                try:
+                    await self.sweep()
+                except Exception:
+                    log.exception("alert sweep failed")
+        finally:
+            await self.dispatcher.stop()
+
+    async def sweep(self, now: datetime | None = None) -> None:
+        """Evaluate the time-based rules once."""
+        await alert_rules.Sweep(self, now or utcnow()).run()
+
+    # --- opening and closing ------------------------------------------------
+
+    async def raise_alert(
+        self, rule: str, charger: str, detail: dict[str, Any], now: datetime
+    ) -> dict[str, Any] | None:
+        """Open ``rule``'s alert of ``charger`` unless the rule is off or one is open
+        already; the new alert is delivered. Returns it (None when nothing opened)."""
+        if not self.rules[rule]["enabled"]:
+            return None
+        await self._ready()
+        key = (rule, charger)
+        if self._open is not None:
+            if key in self._open:
+                return None
+            self._open.add(key)  # before the write: a concurrent close sees it
+        try:
+            doc = await self.repo.open(rule, charger, now, detail)
+        except Exception:
+            if self._open is not None:
+                self._open.discard(key)  # not stored: the next evaluation tries again
+            raise
+        if doc is None:
+            return None
+        log.warning("alert opened: %s %s %s", rule, charger, detail)
+        await self._announce("opened", doc, now)
+        return doc
+
+    async def clear_alert(self, rule: str, charger: str, now: datetime) -> dict[str, Any] | None:
+        """Close ``rule``'s open alert of ``charger``, if there is one; delivered too."""
+        await self._ready()
+        if self._open is not None:
+            if (rule, charger) not in self._open:
+                return None
+            self._open.discard((rule, charger))
+        doc = await self.repo.close(rule, charger, now)
+        if doc is None:
+            return None
+        log.info("alert closed: %s %s", rule, charger)
+        await self._announce("closed", doc, now)
+        return doc
+
+    async def _ready(self) -> None:
+        """Wait (at most LOAD_WAIT s) for ``run`` to load the open alerts; without them
+        every decision asks the database."""
+        if not self._loaded.is_set():
+            try:
+                await asyncio.wait_for(self._loaded.wait(), LOAD_WAIT)
+            except TimeoutError:
+                log.warning("open alerts not loaded yet: deciding from the database")
+
+    async def acknowledge(self, alert_id: Any, user: str, note: str) -> dict[str, Any] | None:
+        """An operator acknowledges an alert with a note."""
+        return await self.repo.acknowledge(alert_id, user, note, utcnow())
+
+    async def _announce(self, event: str, doc: dict[str, Any], now: datetime) -> None:
+        self.services.bus.publish(
+            "alert", doc["charger"], event=event, rule=doc["rule"], alert=str(doc["_id"])
+        )
+        await self.dispatcher.enqueue(event, doc, now)
+
+    async def set_rule(self, rule: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Store an operator's checked changes of a rule; the rule's settings now. A rule
+        switched off closes its open alerts."""
+        await self.rule_repo.set(rule, changes)
+        self.rules[rule].update(changes)
+        if changes.get("enabled") is False:
+            now = utcnow()
+            for alert in await self.repo.open_of_rule(rule):
+                await self.clear_alert(rule, alert["charger"], now)
+        return self.rules[rule]
+
+    def rule_views(self) -> list[dict[str, Any]]:
+        """Every rule with its title and settings."""
+        return [{"rule": name, "title": title, **self.rules[name]}
+                for name, (title, _) in alert_rules.RULES.items()]  # fmt: skip
+
+    # --- hooks of the message handlers ------------------------------------
+
+    async def on_boot(self, ctx: CallContext) -> None:
+        """BootNotification: note it; more than ``boots`` in the window is a reboot loop.
+        A failure here is logged: alerts never change what the charger is answered."""
+        try:
+            await self._on_boot(ctx)
+        except Exception:
+            log.exception("%s: alert rules of BootNotification failed", ctx.charger_id)
+
+    async def _on_boot(self, ctx: CallContext) -> None:
+        await self.boots.record(ctx.charger_id, ctx.now)
+        params = self.rules["reboot_loop"]
+        if not params["enabled"]:
+            return
+        since = ctx.now - timedelta(minutes=params["window_minutes"])
+        count = await self.boots.count_since(ctx.charger_id, since)
+        if count > params["boots"]:
+            detail = {"boots": count, "window_minutes": params["window_minutes"]}
+            await self.raise_alert("reboot_loop", ctx.charger_id, detail, ctx.now)
+
+    async def on_status(self, ctx: CallContext, payload: dict[str, Any], ts: datetime) -> None:
+        """StatusNotification (a current one): the Faulted rule and the clock rule (a
+        failure is logged, never answered to the charger)."""
+        try:
+            await self._on_status(ctx, payload, ts)
+        except Exception:
+            log.exception("%s: alert rules of StatusNotification failed", ctx.charger_id)
+
+    async def _on_status(self, ctx: CallContext, payload: dict[str, Any], ts: datetime) -> None:
+        faulted = sorted(c for c, status in ctx.state.statuses.items() if status == "Faulted")
+        if faulted and payload["status"] == "Faulted":
+            detail = {"connectors": faulted, "connector": payload["connectorId"],
+                      "error_code": payload["errorCode"], "info": payload.get("info"),
+                      "vendor_id": payload.get("vendorId"),
+                      "vendor_error_code": payload.get("vendorErrorCode")}  # fmt: skip
+            await self.raise_alert("connector_faulted", ctx.charger_id, detail, ctx.now)
+        elif not faulted:
+            await self.clear_alert("connector_faulted", ctx.charger_id, ctx.now)
+
+    async def check_clock(self, ctx: CallContext, ts: datetime) -> None:
+        """A charger timestamp further from our clock than ``minutes`` (either way) opens
+        the clock alert; one within it closes it. (A StatusNotification queued while the
+        charger was offline is late by nature and may open it until the next one.)"""
+        try:
+            await self._check_clock(ctx, ts)
+        except Exception:
+            log.exception("%s: clock alert rule failed", ctx.charger_id)
+
+    async def _check_clock(self, ctx: CallContext, ts: datetime) -> None:
+        params = self.rules["clock_skew"]
+        skew = (ts - ctx.now).total_seconds()
+        if abs(skew) > params["minutes"] * 60:
+            detail = {"skew_seconds": round(skew, 1), "charger_time": ts}
+            await self.raise_alert("clock_skew", ctx.charger_id, detail, ctx.now)
+        else:
+            await self.clear_alert("clock_skew", ctx.charger_id, ctx.now)
+
+    async def refresh_metrics(self, charger_ids: list[str]) -> None:
+        """Set the gauges that are read from the database (at scrape time)."""
+        metrics = self.services.metrics
+        metrics.set_connected(charger_ids)
+        metrics.open_transactions.set(await self.services.transactions.count_open())
+        metrics.set_open_alerts(list(alert_rules.RULES), await self.repo.open_counts())
+        metrics.set_writers(self.services.writers)
+
+
+def flag_channels(settings: AlertSettings) -> dict[str, dict[str, Any]]:
+    """The channels the server flags describe, by fixed id (``flag-webhook-N``, ``flag-email``)."""
+    now = utcnow()
+    channels: dict[str, dict[str, Any]] = {}
+    for number, url in enumerate(settings.webhooks, 1):
+        channels[f"flag-webhook-{number}"] = {
+            "type": "webhook", "url": url, "secret": settings.webhook_secret, "rules": None,
+            "chargers": None, "source": "flag", "created": now,
+        }  # fmt: skip
+    if settings.smtp_url and settings.emails:
+        channels["flag-email"] = {
+            "type": "email", "to": list(settings.emails), "smtp": smtp_from_url(settings.smtp_url),
+            "rules": None, "chargers": None, "source": "flag", "created": now,
+        }  # fmt: skip
+    return channels
+
+
+__all__ = ["AlertService", "AlertSettings", "alert_view", "flag_channels"]
