@@ -25,6 +25,9 @@ RULES: dict[str, tuple[str, dict[str, float]]] = {
     "clock_skew": ("Charger clock off", {"minutes": 5}),
     "security_events": ("Repeated security events", {"count": 5, "window_minutes": 60}),
     "energy_anomalies": ("Energy anomalies", {"window_minutes": 60}),
+    # Renewal is asked for 30 days before expiry (csms.certificates); a charger that still
+    # has its old certificate this close to the end needs a person.
+    "certificate_expiring": ("Charger certificate expiring", {"days": 14}),
 }
 # The security events that count for the "security_events" rule.
 SECURITY_EVENT_TYPES = (
@@ -90,6 +93,7 @@ class Sweep:
             "charger_offline": self.offline, "no_energy": self.no_energy,
             "long_transaction": self.long_transactions, "reboot_loop": self.reboots_cleared,
             "security_events": self.security_events, "energy_anomalies": self.energy_anomalies,
+            "certificate_expiring": self.certificates_expiring,
         }  # fmt: skip
         for name, check in checks.items():
             if rules[name]["enabled"]:
@@ -191,3 +195,12 @@ class Sweep:
         firing = {charger: {"anomalies": n, "kinds": kinds, "transactions": txs}
                   for charger, (n, kinds, txs) in counts.items()}  # fmt: skip
         await self.reconcile("energy_anomalies", firing)
+
+    async def certificates_expiring(self, params: dict[str, Any]) -> None:
+        """A charger's current certificate from us expires within ``days`` (its renewal
+        did not happen); closed when a new certificate replaces it."""
+        before = self.now + timedelta(days=params["days"])
+        docs = await self.services.certificates.current_expiring(before)
+        firing = {doc["charger"]: {"serial": doc["_id"], "not_after": doc["not_after"]}
+                  for doc in docs}  # fmt: skip
+        await self.reconcile("certificate_expiring", firing)

@@ -131,14 +131,6 @@ async def upload_signed(
     return doc, outcome
 
 
-async def certificate_expiring(services: Services, doc: dict[str, Any], now: datetime) -> None:
-    """A charger's current certificate expires within the renewal window (called at each
-    check until its renewal was asked for; key it by ``doc["_id"]``, the serial). The
-    place for an operations alert; for now it is logged."""
-    log.info("%s: certificate %s expires %s", doc["charger"], doc["_id"],
-             doc["not_after"].isoformat())  # fmt: skip
-
-
 async def renewal_check(services: Services, now: datetime) -> int:
     """Ask each connected charger whose current certificate expires within
     ``renewal_days`` for a new CSR (ExtendedTriggerMessage SignChargePointCertificate);
@@ -147,7 +139,6 @@ async def renewal_check(services: Services, now: datetime) -> int:
     window = now + timedelta(days=services.settings.renewal_days)
     asked = 0
     for doc in await services.certificates.expiring(window):
-        await certificate_expiring(services, doc, now)
         if registry is None or doc["charger"] not in registry:
             continue  # asked when it is connected at a later check
         payload = {"requestedMessage": SIGN_CHARGE_POINT_CERTIFICATE}

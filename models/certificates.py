@@ -79,6 +79,12 @@ class CertificateRepo:
                  "renewal_requested": {"$exists": False}}  # fmt: skip
         return await self._coll.find(query).sort("not_after", ASCENDING).limit(limit).to_list()
 
+    async def current_expiring(self, before: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        """Current certificates that expire before ``before``, renewal asked for or not,
+        soonest first (the partial index ``current_not_after``)."""
+        query = {"current": True, "not_after": {"$lt": before}}
+        return await self._coll.find(query).sort("not_after", ASCENDING).limit(limit).to_list()
+
     async def renewal_requested(self, serial: str, now: datetime) -> None:
         """Note that the charger of certificate ``serial`` was asked for a new CSR."""
         await self._coll.update_one({"_id": serial}, {"$set": {"renewal_requested": now}})

@@ -231,3 +231,27 @@ async def test_one_chargers_alerts_never_touch_another(ws_url, services, db):
         await two.call("a", "StatusNotification", status(1, "Available"))
     assert (await alerts_of(db, "connector_faulted", "CP1"))[0]["open"] is True
     assert (await alerts_of(db, "connector_faulted", "CP2"))[0]["open"] is False
+
+
+@pytest.mark.gen_test
+async def test_a_certificate_near_its_end_alerts_until_a_new_one_replaces_it(services, db):
+    now = utcnow()
+    repo = services.certificates
+    expiring = {"rule": "certificate_expiring"}
+    await repo.add_issued("CERT-1", "0a", "CN=CERT-1", now - timedelta(days=350),
+                          now + timedelta(days=15), "PEM-OLD", now)  # fmt: skip
+    await repo.add_issued("CERT-2", "0b", "CN=CERT-2", now - timedelta(days=360),
+                          now + timedelta(days=5), "PEM", now)  # fmt: skip
+    await services.alerts.sweep(now)
+    [alert] = await db.alerts.find(expiring).to_list()  # 15 days left is not 14
+    assert (alert["charger"], alert["open"]) == ("CERT-2", True)
+    assert alert["detail"]["serial"] == "0b"
+    await services.alerts.sweep(now + timedelta(days=2))
+    opened = {a["charger"]: a["open"] for a in await db.alerts.find(expiring).to_list()}
+    assert opened == {"CERT-1": True, "CERT-2": True}
+    # CERT-1 is renewed: its new certificate is current and far from its end.
+    await repo.add_issued("CERT-1", "0c", "CN=CERT-1", now, now + timedelta(days=365),
+                          "PEM-NEW", now)  # fmt: skip
+    await services.alerts.sweep(now + timedelta(days=2))
+    opened = {a["charger"]: a["open"] for a in await db.alerts.find(expiring).to_list()}
+    assert opened == {"CERT-1": False, "CERT-2": True}

@@ -82,7 +82,7 @@ async def test_rules_read_and_change(http_url, auth_headers, services, db):
     assert rules["long_transaction"]["hours"] == 24
     assert set(rules) == {
         "charger_offline", "connector_faulted", "no_energy", "long_transaction", "reboot_loop",
-        "clock_skew", "security_events", "energy_anomalies",
+        "clock_skew", "security_events", "energy_anomalies", "certificate_expiring",
     }  # fmt: skip
     change = {"charger_offline": {"minutes": 5}, "clock_skew": {"enabled": False}}
     response = await call(http_url, RULES, method="PATCH", headers=auth_headers, json=change)
