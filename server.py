@@ -24,7 +24,9 @@ from pathlib import Path
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
+from csms import alerts
 from csms.certificate_authority import CertificateAuthority, load_ca, load_or_create_ca
+from csms.certificates import renewal_loop
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
@@ -109,8 +111,11 @@ class Server:
             metrics=self.services.metrics,
         )
         self.services.ca, self.services.registry = ca, self.registry
+        alerts.attach(self.services)
         await self.services.chargers.mark_all_offline()
         self.services.start()
+        if ca is not None:
+            self.services.keep(renewal_loop(self.services))
         # Simulators started from the admin connect back to this server by default.
         self.simulators = SimulatorManager(
             self.services.schemas,

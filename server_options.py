@@ -13,7 +13,7 @@ import math
 import os
 
 from csms.alert_delivery import smtp_from_url
-from csms.alerts import AlertSettings
+from csms.alert_rules import AlertSettings
 from csms.load_management import LoadSettings
 from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.chargepoint.limits import LimitSettings

@@ -18,18 +18,15 @@ import json
 import logging
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 from tornado.httpclient import AsyncHTTPClient
 
-from csms.alert_rules import RULES
+from csms.alert_rules import RULES, AlertSettings
 from models.alerts import AlertChannelRepo, DeliveryRepo
 from ocppj.timeutil import format_datetime, utcnow
-
-if TYPE_CHECKING:
-    from csms.alerts import AlertSettings
 
 log = logging.getLogger("csms.alerts")
 

@@ -11,9 +11,8 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from csms.alerts import AlertService, AlertSettings
+from csms.alert_rules import AlertSettings
 from csms.certificate_authority import CertificateAuthority
-from csms.certificates import renewal_loop
 from csms.events import EventBus
 from csms.logfiles import FrameLog
 from csms.metrics import Metrics
@@ -107,7 +106,9 @@ class Services:
     allocations: AllocationRepo
     registers: LastRegisters = field(default_factory=LastRegisters)
     metrics: Metrics = field(default_factory=Metrics)
-    alerts: AlertService = field(init=False)
+    # The alerts (csms.alerts.AlertService), attached by the composition root with
+    # csms.alerts.attach before start (it needs these services: built after them).
+    alerts: Any = None
     frame_log: FrameLog | None = None
     sink_log: FrameLog | None = None  # the sink's frames (handlers.chargepoint.sink)
     # The CA of charger certificates (profile 3; without its key under --external-ca) and
@@ -167,7 +168,6 @@ class Services:
             allocations=AllocationRepo(db),
             metrics=Metrics(per_charger=settings.metrics_per_charger),
         )
-        built.alerts = AlertService(built, settings.alerts)
         return built
 
     @property
@@ -183,10 +183,13 @@ class Services:
             writer.start()
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._prune_loop()))
-        if self.registry is not None and self.ca is not None:
-            self._tasks.append(loop.create_task(renewal_loop(self)))
         self.metrics.start()
-        self._tasks.append(loop.create_task(self.alerts.run()))
+        if self.alerts is not None:
+            self._tasks.append(loop.create_task(self.alerts.run()))
+
+    def keep(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run a background loop until ``stop`` cancels it (e.g. certificate renewal)."""
+        self._tasks.append(asyncio.get_running_loop().create_task(coro))
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
         """Run follow-up work as a task that is kept alive, logged if it fails, and

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from csms import alerts
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
 from handlers.base import WebSettings
@@ -66,6 +67,7 @@ def db(io_loop, mongodb_uri, db_name):
 def services(io_loop, db, settings, schemas):
     """Services wired to the test database, writers running."""
     built = Services.build(db, settings, schemas)
+    alerts.attach(built)
 
     async def start():
         built.start()

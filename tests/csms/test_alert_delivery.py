@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from tornado.httpserver import HTTPServer
 
 from csms.alert_delivery import Dispatcher, smtp_from_url
-from csms.alerts import AlertSettings
+from csms.alert_rules import AlertSettings
 from csms.services import CsmsSettings
 from models.embedded import free_port
 from ocppj.timeutil import format_datetime, utcnow

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 import pytest
 
-from csms.alerts import AlertSettings
+from csms.alert_rules import AlertSettings
 from csms.services import CsmsSettings
 from ocppj.timeutil import format_datetime, utcnow
 from tests.charge_points import raw_charger
