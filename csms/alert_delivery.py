@@ -166,8 +166,9 @@ class Dispatcher:
                     await self._attempt(channel, head)
                     continue
                 wait = min(wait, (head["next_try"] - now).total_seconds())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), max(0.01, wait))
+            with contextlib.suppress(TimeoutError):  # asyncio.timeout: see models/batch.py
+                async with asyncio.timeout(max(0.01, wait)):
+                    await wake.wait()
 
     async def _attempt(self, channel: dict[str, Any], delivery: dict[str, Any]) -> None:
         payload = {**delivery["payload"], "delivery": delivery["seq"]}

@@ -208,8 +208,9 @@ class LiveEventsHandler(BaseHandler):
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
-                try:
-                    event = await asyncio.wait_for(queue.get(), min(keepalive, remaining))
+                try:  # asyncio.timeout keeps a cancel (unlike wait_for on Python 3.11)
+                    async with asyncio.timeout(min(keepalive, remaining)):
+                        event = await queue.get()
                 except TimeoutError:
                     self.write(b": keep-alive\n\n")
                 else:

@@ -3,6 +3,7 @@ and the application served on a loopback port by pytest-tornado."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 
@@ -21,6 +22,7 @@ from simulator.manager import SimulatorManager
 
 COOKIE_SECRET = "test-cookie-secret"
 ADMIN = ("admin", "correct horse battery")
+STOP_TIMEOUT = 30.0  # seconds Services.stop may take in a test (its own waits are 5 s)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +76,13 @@ def services(io_loop, db, settings, schemas):
 
     io_loop.run_sync(start)
     yield built
-    io_loop.run_sync(built.stop)
+    try:
+        io_loop.run_sync(built.stop, timeout=STOP_TIMEOUT)
+    except TimeoutError:
+        # A stop that never ends is a bug: fail with what was still running.
+        pending = [task for task in asyncio.all_tasks(io_loop.asyncio_loop) if not task.done()]
+        stacks = "\n".join(f"{task!r}: {task.get_stack(limit=8)}" for task in pending)
+        pytest.fail(f"Services.stop did not finish in {STOP_TIMEOUT} s; pending:\n{stacks}")
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from models.batch import BatchInserter, StateUpdater
@@ -62,3 +64,21 @@ async def test_a_document_that_cannot_be_encoded_does_not_block_the_batch(db):
     assert writer.rejected == 1
     await writer.flush()  # nothing left behind to retry forever
     assert writer._pending_count() == 0
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_stop_ends_the_loop_when_a_full_batch_wakes_it_at_the_same_moment(db):
+    # A full batch wakes the loop and stop cancels it in the same turn of the event loop:
+    # on Python 3.11 asyncio.wait_for returns normally then, and a loop built on it never
+    # ended (a server shutdown that hung).
+    writer = BatchInserter(db.things, interval=60, max_batch=1)
+    writer.start()
+    await asyncio.sleep(0)  # the loop now waits for a wake-up
+    writer.add({"_id": "full"})
+    stopping = asyncio.ensure_future(writer.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)  # (wait_for would cancel it)
+    if stopping not in done:
+        writer._task.cancel()  # a second cancel ends it; the test has failed already
+        await stopping
+    assert stopping in done, "stop() did not end the flush loop"
+    assert await db.things.find_one({"_id": "full"}) == {"_id": "full"}
