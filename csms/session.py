@@ -68,13 +68,18 @@ class ChargerSession:
         self.services.bus.publish("connected", self.charger_id, created=created)
         return doc
 
-    async def closed(self) -> None:
+    async def closed(self, live_at: datetime | None = None) -> None:
         """The socket is gone: log unanswered exchanges, fail our pending call, mark the
-        charger offline."""
+        charger offline; or, when another connection of the charger is live (connected
+        at ``live_at``: this one was given up while it registered), hand the record back
+        to that one."""
         for key in list(self._open):
             self._finish(key)
         self.outgoing.close()
         now = utcnow()
+        if self.connected_at is not None and live_at is not None:
+            await self.services.chargers.handed_back(self.charger_id, self.connected_at, live_at)
+            return
         if self.connected_at is not None:
             await self.services.chargers.disconnected(self.charger_id, now, self.connected_at)
         self.services.bus.publish("disconnected", self.charger_id, ts=now)

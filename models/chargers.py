@@ -156,6 +156,15 @@ class ChargerRepo:
             {"$set": {"connected": False, "disconnected_at": now, "last_seen": now}},
         )
 
+    async def handed_back(self, charger_id: str, abandoned_at: datetime, live_at: datetime) -> None:
+        """A connection that was given up while it registered (its ``connected_at`` is
+        ``abandoned_at``) gives the record back to the connection still live (``live_at``),
+        so that the charger shows connected and the live one's close marks it offline."""
+        await self._coll.update_one(
+            {"_id": charger_id, "connected_at": abandoned_at},
+            {"$set": {"connected": True, "connected_at": live_at}},
+        )
+
     async def record_boot(
         self, charger_id: str, boot: dict[str, Any], now: datetime, name: str | None = None
     ) -> None:

@@ -209,7 +209,11 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             # Auto-registration (or a new public URL): the landing page's QR code.
             self.services.spawn(qrcodes.ensure_qr(self.services, self.charger_id, public_url))
         if self.ws_connection is None or self.ws_connection.is_closing():
-            await session.closed()  # the charger left while we were registering it
+            # The charger left while we were registering it; a connection of the same id
+            # that is still live keeps the charger online.
+            live = self.registry.get(self.charger_id)
+            live_session = getattr(live, "session", None)
+            await session.closed(getattr(live_session, "connected_at", None))
             return
         self.session = session
         self.services.metrics.connections_opened.inc()

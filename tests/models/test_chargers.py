@@ -259,3 +259,18 @@ async def test_mark_all_offline(db):
     await repo.mark_all_offline()
     assert await db.chargers.count_documents({"connected": True}) == 0
     assert await db.chargers.count_documents({"connected": False}) == 3
+
+
+@pytest.mark.gen_test
+async def test_a_connection_given_up_while_registering_hands_the_record_back(services, db):
+    repo = services.chargers
+    live_at = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    abandoned_at = live_at + timedelta(seconds=14)
+    await repo.connect("TWICE", "/ocpp/TWICE", live_at)
+    await repo.connect("TWICE", "/ocpp/TWICE", abandoned_at)  # a slow second handshake
+    await repo.handed_back("TWICE", abandoned_at, live_at)  # ... given up by the client
+    doc = await db.chargers.find_one({"_id": "TWICE"})
+    assert (doc["connected"], doc["connected_at"]) == (True, live_at)
+    # The live connection's own close is the one that marks it offline.
+    await repo.disconnected("TWICE", live_at + timedelta(minutes=1), live_at)
+    assert (await db.chargers.find_one({"_id": "TWICE"}))["connected"] is False

@@ -244,3 +244,51 @@ async def test_replaced_socket_does_not_mark_the_charger_offline(ws_url, service
             await asyncio.sleep(0.2)  # the old socket's close has been recorded by now
             await services.flush()
             assert (await db.chargers.find_one({"_id": "R1"}))["connected"] is True
+
+
+async def _abandoned_handshake(port: int, charger: str) -> None:
+    """An upgrade request for ``charger`` whose client hangs up at once (a charger that
+    gave up waiting for a slow handshake)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /ocpp/{charger}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ocpp1.6\r\n\r\n".encode()
+    )
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    del reader
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_second_connection_given_up_while_registering_leaves_the_first_online(
+    ws_url, http_port, services, registry, db
+):
+    events = services.bus.subscribe()
+    async with raw_charger(ws_url("/ocpp/TWICE/")) as cp:
+        boot = {"chargePointVendor": "V", "chargePointModel": "M"}
+        assert (await cp.call("b", "BootNotification", boot))[0] == 3
+        live_at = (await db.chargers.find_one({"_id": "TWICE"}))["connected_at"]
+        for _ in range(5):
+            await _abandoned_handshake(http_port, "TWICE")
+        # Each given-up connection was registered (its "connected" event is published
+        # after its write); then only their hand-backs are left to land.
+        connected = 0
+        while connected < 6:
+            connected += (await events.get())["type"] == "connected"
+
+        async def state():
+            doc = await db.chargers.find_one({"_id": "TWICE"})
+            return doc["connected"], doc["connected_at"]
+
+        async with asyncio.timeout(10):
+            # A state the server's tasks write; without the hand-back it stays False.
+            while await state() != (True, live_at):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # The live connection still answers, and its close is what marks it offline.
+        assert (await cp.call("h", "Heartbeat", {}))[0] == 3
+        assert "TWICE" in registry
+    async with asyncio.timeout(10):
+        while (await state())[0]:  # noqa: ASYNC110 (written by the server)
+            await asyncio.sleep(0.05)
