@@ -140,6 +140,9 @@ class Server:
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy, load=load_settings(args),
         )  # fmt: skip
+        # The first user exists before the first request is accepted (else a login right
+        # after the start would be refused).
+        await ensure_admin(self.services, args.admin_password)
         sockets = socket_limit(limits.max_open_sockets)
         if limits.max_connections and sockets < limits.max_connections:
             log.warning("the file descriptor limit allows %d sockets, fewer than"
@@ -163,7 +166,6 @@ class Server:
         if metrics_sockets:
             self.metrics_http = HTTPServer(make_metrics_app(self.services, self.registry))
             self.metrics_http.add_sockets(metrics_sockets)
-        await ensure_admin(self.services, args.admin_password)
 
     async def stop(self) -> None:
         """Stop simulators, stop accepting, close charger sockets, flush buffers, stop the

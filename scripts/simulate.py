@@ -46,7 +46,12 @@ def build_parser() -> OneLineParser:
     add = parser.add_argument
     add("--url", default="ws://127.0.0.1:8000/", help="Central System WebSocket URL (ws/wss)")
     add("--count", type=int, default=1, help="number of simulated charge points")
-    add("--prefix", default="SIM", help="charger id prefix (ids: PREFIX01, PREFIX02, ...)")
+    add(
+        "--prefix",
+        default="SIM",
+        help="charger id prefix: ids are PREFIX and a number as wide as --count"
+        " (--count 1: SIM1; --count 20: SIM01..SIM20; --count 1000: SIM0001..)",
+    )
     add("--interval", type=float, default=5.0, help="seconds between MeterValues")
     add("--kwh-max", type=float, default=2.0, help="energy of a session (upper bound), kWh")
     add("--kwh-min", type=float, default=None, help="lower bound (default: --kwh-max)")

@@ -125,8 +125,9 @@ def _connect_error(config: SimulatorConfig, exc: BaseException) -> SimulatorErro
         body = (exc.response.body or b"").decode("utf-8", "replace").strip()[:200]
         hint = " (check username and password)" if status == 401 else ""
         detail = f": {body}" if body else ""
-        # 5xx: a server (or its proxy) that is restarting; 4xx: it refuses this charger.
-        kind = Offline if status >= 500 else SimulatorError
+        # 5xx: a server (or its proxy) that is restarting, 429: one limiting how fast new
+        # chargers register (both worth retrying); other 4xx: it refuses this charger.
+        kind = Offline if status >= 500 or status == 429 else SimulatorError
         return kind(f"{config.url} refused the WebSocket upgrade: HTTP {status}{hint}{detail}")
     if isinstance(exc, ssl.SSLError):
         return SimulatorError(f"TLS handshake with {where} failed: {exc.reason or exc}")
@@ -214,7 +215,8 @@ class OcppConnection:
         except TimeoutError:
             if self.closed.is_set():
                 raise Disconnected(self.describe_close()) from None
-            raise SimulatorError(f"no reply to {action} within {self._call_timeout:g} s") from None
+            # A server too busy to answer: a charger hangs up and tries again (``repeat``).
+            raise Offline(f"no reply to {action} within {self._call_timeout:g} s") from None
         except ConnectionLost:
             raise Disconnected(self.describe_close()) from None
         if isinstance(reply, frames.CallError):

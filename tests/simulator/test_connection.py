@@ -152,3 +152,27 @@ def test_backoff_doubles_to_the_cap_with_jitter_from_the_given_rng():
     # cut off at once spreads its reconnections out.
     again = Backoff(1.0, 30.0, random.Random(7))
     assert [again.next() for _ in bases] == delays
+
+
+@pytest.mark.parametrize(
+    ("status", "retried"),
+    [(429, True), (503, True), (500, True), (401, False), (404, False), (400, False)],
+)
+def test_a_busy_or_rate_limiting_server_is_retried_a_refusing_one_is_not(status, retried):
+    # 429: the Central System limits how fast new chargers register (per IP and in all),
+    # so a fleet started at once must come back later, not end.
+    from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidStatus
+    from websockets.http11 import Response
+
+    from simulator.connection import Offline, _connect_error
+
+    config = sim_config(8000, "RATE1/")
+    refusal = InvalidStatus(Response(status, "", Headers(), b"too many new chargers"))
+    error = _connect_error(config, refusal)
+    assert isinstance(error, Offline) is retried
+    assert str(error) == (
+        f"ws://127.0.0.1:8000/RATE1/ refused the WebSocket upgrade: HTTP {status}"
+        + (" (check username and password)" if status == 401 else "")
+        + ": too many new chargers"
+    )
