@@ -275,8 +275,12 @@ class Sweep:
         progress = self.alerts.energy_progress
         firing: dict[str, dict[str, Any]] = {}
         seen = set()
-        for tx in await self.services.transactions.open_sessions():
-            charger = await self.services.chargers.get(tx["charger"]) or {}
+        sessions = await self.services.transactions.open_sessions()
+        chargers = await self.services.chargers.get_many(
+            [tx["charger"] for tx in sessions], ("connected", "connectors")
+        )  # one query, not one per open session
+        for tx in sessions:
+            charger = chargers.get(tx["charger"]) or {}
             connector = (charger.get("connectors") or {}).get(str(tx["connector"])) or {}
             if not charger.get("connected") or connector.get("status") != "Charging":
                 continue

@@ -154,6 +154,13 @@ async def note_status(
         await _set_idle(ctx, tx, idle, ts)
 
 
+def note_started(ctx: CallContext, tx: dict[str, Any]) -> None:
+    """A session this connection started (or resent): its idle state is in its document
+    (``idle_since``), so the meter values after it need not read it back (``note_power``)."""
+    if tx.get("open"):
+        ctx.state.idle.setdefault(tx["_id"], tx.get("idle_since") is not None)
+
+
 async def note_power(ctx: CallContext, transaction: int, power_w: float, ts: datetime) -> None:
     """A meter value of the sender's own session: no power is idle, power is not."""
     idle = power_w < IDLE_POWER_W

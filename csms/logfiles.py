@@ -27,12 +27,12 @@ import orjson
 FILE_MODE = 0o600
 
 
-def open_private(path: Path):
-    """``path`` opened for appending (UTF-8), created with mode 0600 and made 0600 if it
-    existed with a wider mode."""
+def open_private(path: Path, binary: bool = False):
+    """``path`` opened for appending (UTF-8 text, or bytes), created with mode 0600 and
+    made 0600 if it existed with a wider mode."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
     os.fchmod(fd, FILE_MODE)
-    return os.fdopen(fd, "a", encoding="utf-8")
+    return os.fdopen(fd, "ab") if binary else os.fdopen(fd, "a", encoding="utf-8")
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
@@ -82,13 +82,19 @@ def frame_line(created: float, charger: str, direction: str, text: str) -> str:
     The frame is a JSON string, so a newline or anything else a peer puts in a frame is
     escaped and one line is always one frame (a forged line cannot be smuggled in).
     """
+    return frame_bytes(created, charger, direction, text).decode()
+
+
+def frame_bytes(created: float, charger: str, direction: str, text: str) -> bytes:
+    """``frame_line`` as UTF-8 bytes (what the writer thread appends: no decode and
+    encode again per frame)."""
     stamp = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
     record = {"ts": stamp.replace("+00:00", "Z"), "charger": charger, "dir": direction,
               "frame": text}  # fmt: skip
     try:
-        return orjson.dumps(record).decode() + "\n"
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
     except orjson.JSONEncodeError:  # a lone surrogate: escaped by the standard library
-        return json.dumps(record) + "\n"
+        return (json.dumps(record) + "\n").encode()
 
 
 class FrameLog:
@@ -116,7 +122,7 @@ class FrameLog:
         self._pending: list[tuple[float, str, str, str]] = []
         self._handoff_scheduled = False
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._file = open_private(self.path)
+        self._file = open_private(self.path, binary=True)
         self._size = self._file.tell()
         self._thread = threading.Thread(target=self._run, name="frame-log", daemon=True)
         self._thread.start()
@@ -136,10 +142,10 @@ class FrameLog:
 
     def _run(self) -> None:
         while (batch := self._queue.get()) is not None:
-            chunk = "".join(frame_line(*entry) for entry in batch)
+            chunk = b"".join([frame_bytes(*entry) for entry in batch])
             self._file.write(chunk)
             self._file.flush()
-            self._size += len(chunk.encode("utf-8", "surrogatepass"))
+            self._size += len(chunk)
             if self._size >= self.max_bytes:
                 self._rotate()
 
@@ -151,7 +157,7 @@ class FrameLog:
                 older.replace(self.path.with_name(f"{self.path.name}.{n + 1}"))
         if self.backups > 0:
             self.path.replace(self.path.with_name(f"{self.path.name}.1"))
-        self._file = open_private(self.path)
+        self._file = open_private(self.path, binary=True)
         self._size = 0
 
     def close(self) -> None:

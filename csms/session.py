@@ -46,7 +46,7 @@ class ChargerSession:
         self._send = send
         self.state = ConnectionState(charger_id)
         self.outgoing = OutgoingCalls(self.send_call, on_finished=self._outgoing_finished)
-        # The last CALL answered (id, action, canonical payload) and its reply (rule 4).
+        # The last CALL answered (id, action, frame text) and its reply (rule 4).
         self._last_call: tuple[str, str, str] | None = None
         self._last_reply: str | None = None
         self.connected_at: datetime | None = None
@@ -131,9 +131,18 @@ class ChargerSession:
 
     async def on_text(self, text: str) -> None:
         """Handle one text frame from the charger."""
+        frame: frames.Frame | frames.FrameError
         try:
             frame = frames.parse(text)
         except frames.FrameError as exc:
+            frame = exc
+        await self.on_frame(text, frame)
+
+    async def on_frame(self, text: str, frame: frames.Frame | frames.FrameError) -> None:
+        """Handle one text frame from the charger, already parsed by ``frames.parse``
+        (``frame``: its result, or the FrameError it raised)."""
+        if isinstance(frame, frames.FrameError):
+            exc = frame
             # One exchange: the unreadable frame and our CALLERROR (its id, or "-1").
             key = (IN, exc.unique_id)
             logged = self._file(IN, text)
@@ -161,33 +170,46 @@ class ChargerSession:
     async def _on_call(self, call: frames.Call, text: str) -> None:
         key = (IN, call.unique_id)
         logged = self._file(IN, text)
-        self._hold(key, new_exchange(self.charger_id, IN, logged, utcnow(), call.action, key[1]))
+        now = utcnow()  # the CALL's time: its log entry's and its handler's ``ctx.now``
+        self._hold(key, new_exchange(self.charger_id, IN, logged, now, call.action, key[1]))
         try:
-            this = _call_key(call)
-            if this == self._last_call and self._last_reply is not None:
+            if self._last_reply is not None and self._is_resend(call, text):
                 # The charger resent its last CALL: same reply again, nothing done twice
                 # (rule 4). Same id, other action or payload: a new CALL, answered as such.
                 await self._send_reply(key, self._last_reply, call.action)
                 return
-            reply = await self.answer(call)
-            self._last_call, self._last_reply = this, reply
+            reply = await self.answer(call, now)
+            self._last_call, self._last_reply = (call.unique_id, call.action, text), reply
             await self._send_reply(key, reply, call.action)
         finally:
             self._finish(key)  # no reply was sent (cancelled): the CALL is logged alone
         await self.services.messages.backpressure()
 
-    async def answer(self, call: frames.Call) -> str:
-        """The reply frame to an incoming CALL: a CALLRESULT or a CALLERROR, never a raise
-        (counted in the metrics by action and result, with the time it took)."""
+    def _is_resend(self, call: frames.Call, text: str) -> bool:
+        """Whether ``call`` repeats the last CALL answered: its id, action and payload (as
+        JSON: ``1`` and ``true`` differ, key order does not). Only a CALL with the last id
+        is compared, so a new CALL costs no serialisation; the last payload is read back
+        from its frame text (as received, whatever its handler did with the dict)."""
+        last = self._last_call
+        if last is None or last[0] != call.unique_id or last[1] != call.action:
+            return False
+        if last[2] == text:
+            return True
+        return _canonical(json.loads(last[2])[3]) == _canonical(call.payload)
+
+    async def answer(self, call: frames.Call, now: datetime | None = None) -> str:
+        """The reply frame to an incoming CALL received at ``now`` (default: now): a
+        CALLRESULT or a CALLERROR, never a raise (counted in the metrics by action and
+        result, with the time it took)."""
         started = time.perf_counter()
-        text, result = await self._reply(call)
+        text, result = await self._reply(call, now or utcnow())
         action = call.action if call.action in CHARGER_ACTIONS else UNKNOWN_ACTION
         self.services.metrics.call_answered(
             self.charger_id, action, result, time.perf_counter() - started
         )
         return text
 
-    async def _reply(self, call: frames.Call) -> tuple[str, str]:
+    async def _reply(self, call: frames.Call, now: datetime) -> tuple[str, str]:
         """(reply frame, CALLRESULT or the CALLERROR code)."""
         handler = CHARGER_ACTIONS.get(call.action)
         if handler is None:
@@ -211,7 +233,7 @@ class ChargerSession:
             log.info("%s: %s before BootNotification (known charger)", self.charger_id, call.action)
         try:
             schemas.validate(call.action, call.payload)
-            ctx = CallContext(self.charger_id, self.services, utcnow(), state)
+            ctx = CallContext(self.charger_id, self.services, now, state)
             result = await handler(ctx, call.payload)
             schemas.validate(call.action + "Response", result)
         except errors.OcppError as exc:
@@ -226,8 +248,7 @@ class ChargerSession:
         return frames.pack_result(call.unique_id, result), CALLRESULT
 
 
-def _call_key(call: frames.Call) -> tuple[str, str, str]:
-    """What makes a CALL a resend of another: its id, action and payload (as canonical
-    JSON, so ``1`` and ``true`` or key order are told apart and alike as JSON does)."""
-    payload = json.dumps(call.payload, sort_keys=True, separators=(",", ":"))
-    return call.unique_id, call.action, payload
+def _canonical(payload: dict[str, Any]) -> str:
+    """A payload as canonical JSON, so ``1`` and ``true`` or key order are told apart and
+    alike as JSON does."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"))

@@ -73,6 +73,7 @@ async def start_transaction(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     }
     stored = await repo.insert_started(doc)
     ctx.state.transactions_seen[stored["_id"]] = stored["start_ts"]
+    billing.note_started(ctx, stored)
     if stored is doc:
         for anomaly in anomalies:
             await services.anomalies.record(

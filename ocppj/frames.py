@@ -62,6 +62,10 @@ class Unknown:
     message_type: Any
 
 
+# What ``parse`` returns.
+Frame = Call | CallResult | CallError | Unknown
+
+
 class FrameError(errors.OcppError):
     """A frame that cannot be processed; ``unique_id`` is what the CALLERROR must carry."""
 
@@ -79,7 +83,7 @@ def _valid_id(value: Any) -> bool:
     return isinstance(value, str) and 0 < len(value) <= MAX_ID_LENGTH
 
 
-def parse(text: str | bytes) -> Call | CallResult | CallError | Unknown:
+def parse(text: str | bytes) -> Frame:
     """Parse one frame; raise FrameError with the code and id the reply must use."""
     try:
         frame = orjson.loads(text)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+from ocppj import frames
 
 # Charger CALLs that carry billing or audit data: over the rate they are delayed (the
 # socket is simply read more slowly), never refused, because a CALLERROR makes a charger
@@ -30,23 +30,17 @@ IDLE_MARGIN = 60.0
 SAMPLED_VALUES_IN = {"MeterValues": "meterValue", "StopTransaction": "transactionData"}
 
 
-def sampled_values(message: str) -> tuple[str, int] | None:
-    """(message id, number of sampled values) of a MeterValues or StopTransaction CALL;
-    None for any other frame. Cheap for frames without "sampledValue" in them."""
-    if "sampledValue" not in message:
+def sampled_values(frame: Any) -> int | None:
+    """The number of sampled values of a MeterValues or StopTransaction CALL (a parsed
+    ``frames.Call``); None for any other frame. The frame is the one the session handles:
+    it is parsed once per message, not once here and again there."""
+    if not isinstance(frame, frames.Call):
         return None
-    try:
-        frame = orjson.loads(message)
-    except orjson.JSONDecodeError:
-        return None
-    if not (isinstance(frame, list) and len(frame) == 4 and frame[0] == 2
-            and isinstance(frame[1], str) and isinstance(frame[3], dict)):  # fmt: skip
-        return None
-    key = SAMPLED_VALUES_IN.get(frame[2]) if isinstance(frame[2], str) else None
-    readings = frame[3].get(key) if key else None
+    key = SAMPLED_VALUES_IN.get(frame.action)
+    readings = frame.payload.get(key) if key else None
     if not isinstance(readings, list):
         return None
-    return frame[1], sum(
+    return sum(
         len(reading["sampledValue"]) for reading in readings
         if isinstance(reading, dict) and isinstance(reading.get("sampledValue"), list)
     )  # fmt: skip

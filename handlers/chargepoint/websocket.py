@@ -17,7 +17,6 @@ from tornado.routing import Matcher
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from csms.session import ChargerSession
-from handlers import qrcodes
 from handlers.base import AppDependencies
 from handlers.chargepoint.admission import Attempt
 from handlers.chargepoint.gate import GateDependency, peer_certificate, request_peer
@@ -203,11 +202,10 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             self._idle = IdleTimer(idle, self._on_idle)
             self._idle.start()
         session = ChargerSession(self.charger_id, self.services, self._write, self.request.path)
+        # No QR code is drawn here: ~10 ms of CPU each (a thread still holds the GIL),
+        # so a registration storm of new chargers would stall every other charger. The
+        # code is drawn on its first request and stored (``pages.QRCodeHandler``).
         charger = await session.open()
-        public_url = self.web.public_url
-        if not qrcodes.qr_is_current(charger, public_url):
-            # Auto-registration (or a new public URL): the landing page's QR code.
-            self.services.spawn(qrcodes.ensure_qr(self.services, self.charger_id, public_url))
         if self.ws_connection is None or self.ws_connection.is_closing():
             # The charger left while we were registering it; a connection of the same id
             # that is still live keeps the charger online.
@@ -262,8 +260,14 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         """Send a frame; a peer that does not read it within SEND_TIMEOUT is dropped."""
         try:
             sent = self.write_message(text)
-            if not sent.done():  # usually the kernel took it at once; else bound the wait
-                await asyncio.wait_for(sent, SEND_TIMEOUT)
+            connection = self.ws_connection
+            stream = getattr(connection, "stream", None)
+            if sent.done() or (stream is not None and not stream.writing()):
+                # Usually the kernel took the frame at once (nothing left in the stream's
+                # buffer; the returned future is then already resolved, only its wrapper
+                # task has not run yet): no timer. Else bound the wait.
+                return
+            await asyncio.wait_for(sent, SEND_TIMEOUT)
         except WebSocketClosedError:
             log.info("%s: closed before a frame could be sent", self.charger_id)
         except TimeoutError:
@@ -281,17 +285,22 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             return
         if self._idle is not None:
             self._idle.touch()
+        frame: frames.Frame | frames.FrameError
+        try:
+            frame = frames.parse(message)  # once: the session gets the parsed frame
+        except frames.FrameError as exc:
+            frame = exc
         if self._rate is not None and not self._rate.allow():
-            if not await self._over_rate(message):
+            if not await self._over_rate(frame):
                 return
             if self.session is None:
                 return
-        counted = sampled_values(message)
-        if counted is not None and not await self._meter_samples(*counted):
+        counted = sampled_values(frame)
+        if counted is not None and not await self._meter_samples(frame.unique_id, counted):
             return
         if self.session is None:
             return
-        await self.session.on_text(message)
+        await self.session.on_frame(message, frame)
 
     async def _meter_samples(self, unique_id: str, values: int) -> bool:
         """Sampled values of a frame: True when it should be handled (maybe after a wait).
@@ -318,7 +327,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
                 await asyncio.sleep(delay)
         return True
 
-    async def _over_rate(self, message: str) -> bool:
+    async def _over_rate(self, frame: frames.Frame | frames.FrameError) -> bool:
         """A frame over the rate: True when it should still be handled.
 
         Replies to our own pending CALL are always handled. Transaction data is
@@ -331,10 +340,6 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         """
         rate_limit = self._rate
         assert rate_limit is not None and self.session is not None
-        try:
-            frame = frames.parse(message)
-        except frames.FrameError:
-            frame = None
         if isinstance(frame, frames.CallResult | frames.CallError):
             if frame.unique_id == self.session.outgoing.pending_id:
                 return True

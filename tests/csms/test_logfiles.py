@@ -68,3 +68,22 @@ def test_application_log_is_private(tmp_path):
         listener.stop()
         root.handlers[:], root.level = handlers, level
     assert stat.S_IMODE((tmp_path / "csms.log").stat().st_mode) == 0o600
+
+
+def test_frames_are_utf8_and_rotation_counts_bytes(tmp_path):
+    path = tmp_path / "frames.log"
+    text = '[2,"1","DataTransfer",{"vendorId":"' + "é" * 40 + '"}]'  # 40 characters, 80 bytes
+
+    async def run():
+        log = FrameLog(path, max_bytes=170, backups=1, interval=0.01)  # the line: 158 chars
+        log.write("CP1", "in", text)
+        await asyncio.sleep(0.05)
+        log.write("CP1", "out", '[3,"1",{}]')
+        log.close()
+
+    asyncio.run(run())
+    # The first line is over the bound in bytes (not in characters): rotated after it.
+    first = path.with_name("frames.log.1").read_bytes()
+    assert len(first.decode()) < 170 < len(first)
+    assert json.loads(first)["frame"] == text
+    assert json.loads(path.read_bytes())["frame"] == '[3,"1",{}]'

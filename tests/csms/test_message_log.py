@@ -182,11 +182,11 @@ class SlowSession(ChargerSession):
         self.go = asyncio.Event()
         self.answering = asyncio.Event()
 
-    async def answer(self, call: frames.Call) -> str:
+    async def answer(self, call: frames.Call, now: datetime | None = None) -> str:
         """Wait for ``go``, then answer as usual."""
         self.answering.set()
         await self.go.wait()
-        return await super().answer(call)
+        return await super().answer(call, now)
 
 
 @pytest.mark.gen_test(timeout=20)

@@ -207,6 +207,32 @@ async def test_a_reused_call_id_with_other_content_is_a_new_call(ws_url, service
 
 
 @pytest.mark.gen_test
+async def test_a_resend_is_told_by_its_json_not_by_its_text(ws_url, services, db):
+    """Key order and spacing do not make a new CALL; a value of another JSON type does
+    (``1`` is not ``1.0``): the last CALL is compared only when its id comes again."""
+    cm, cp = await booted(ws_url())
+    try:
+        reading = '{"timestamp": "2026-01-01T02:00:00Z", "sampledValue": [{"value": "1"}]}'
+        first = '[2, "r1", "MeterValues", {"connectorId": 1, "meterValue": [READING]}]'
+        await cp.send(first.replace("READING", reading))
+        assert await cp.recv() == [3, "r1", {}]
+        again = '[2,"r1","MeterValues",{"meterValue":[READING],  "connectorId":1}]'
+        await cp.send(again.replace("READING", reading))
+        assert await cp.recv() == [3, "r1", {}]  # the same reply again, nothing stored
+        await cp.send(first.replace('"connectorId": 1', '"connectorId": 1.0').replace(
+            "READING", reading))  # fmt: skip
+        # 1.0 is another JSON value: a new CALL, validated (connectorId is an integer).
+        reply = await cp.recv()
+        assert reply[:3] == [4, "r1", "TypeConstraintViolation"]
+    finally:
+        await cm.__aexit__(None, None, None)
+    await services.flush()
+    assert await db.meter_values.count_documents({}) == 1
+    logged = await db.messages.find({"unique_id": "r1"}).sort("ts", 1).to_list()
+    assert [d["reply"]["frame"][:9] for d in logged] == ['[3,"r1",{', '[3,"r1",{', '[4,"r1","']
+
+
+@pytest.mark.gen_test
 async def test_new_charger_must_boot_first(ws_url, db):
     async with raw_charger(ws_url("/NEW1/")) as cp:
         reply = await cp.call("h1", "Heartbeat", {})

@@ -274,3 +274,18 @@ async def test_a_connection_given_up_while_registering_hands_the_record_back(ser
     # The live connection's own close is the one that marks it offline.
     await repo.disconnected("TWICE", live_at + timedelta(minutes=1), live_at)
     assert (await db.chargers.find_one({"_id": "TWICE"}))["connected"] is False
+
+
+@pytest.mark.gen_test
+async def test_get_many_reads_chargers_by_id_in_chunks(db):
+    repo = make_repo(db)
+    await db.chargers.insert_many(
+        [{"_id": f"CP{n}", "connected": n % 2 == 0, "name": f"n{n}"} for n in range(1203)]
+    )
+    wanted = [f"CP{n}" for n in range(1203)] + ["CP5", "NOPE"]  # a repeat and an unknown id
+    found = await repo.get_many(wanted, ("connected",))
+    assert len(found) == 1203 and "NOPE" not in found  # across the 1,000-id chunks
+    assert found["CP1202"] == {"_id": "CP1202", "connected": True}  # only the fields asked
+    assert (await repo.get_many(["CP7"]))["CP7"] == {"_id": "CP7", "connected": False,
+                                                     "name": "n7"}  # fmt: skip
+    assert await repo.get_many([]) == {}

@@ -16,7 +16,9 @@ from handlers.chargepoint.limits import (
     LimitSettings,
     MessageRate,
     TokenBucket,
+    sampled_values,
 )
+from ocppj import frames
 
 
 class Clock:
@@ -139,3 +141,19 @@ def test_settings_defaults_and_derived_values():
                                            "max_body_size": 65536}  # fmt: skip
     assert limits.max_connections > 0 and limits.message_rate > 0 and limits.auth_failures > 0
     assert limits.charger_origins == ()
+
+
+def test_sampled_values_are_counted_in_the_parsed_frame():
+    two = {"timestamp": "2025-01-01T00:00:00Z", "sampledValue": [{"value": "1"}, {"value": "2"}]}
+    one = {"timestamp": "2025-01-01T00:00:01Z", "sampledValue": [{"value": "3"}]}
+    meter = frames.Call("m1", "MeterValues", {"connectorId": 1, "meterValue": [two, one]})
+    assert sampled_values(meter) == 3
+    stop = frames.Call("s1", "StopTransaction", {"transactionId": 1, "transactionData": [one]})
+    assert sampled_values(stop) == 1
+    # Not counted: other actions, other frames, and shapes the schema will refuse.
+    assert sampled_values(frames.Call("h1", "Heartbeat", {"meterValue": [two]})) is None
+    assert sampled_values(frames.CallResult("m1", {"meterValue": [two]})) is None
+    assert sampled_values(frames.FrameError("FormationViolation", "not JSON")) is None
+    assert sampled_values(frames.Call("m2", "MeterValues", {"meterValue": "x"})) is None
+    odd = {"meterValue": [7, {"sampledValue": "x"}, two]}
+    assert sampled_values(frames.Call("m3", "MeterValues", odd)) == 2
