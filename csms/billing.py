@@ -21,7 +21,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from csms.context import CallContext
-from csms.tariffs import Usage, describe, describe_periods, money_text, price
+from csms.tariffs import (
+    Usage,
+    describe,
+    describe_periods,
+    describe_rates,
+    describe_session_terms,
+    money_text,
+    price,
+)
 from ocppj.measurands import ENERGY_REGISTER
 
 if TYPE_CHECKING:
@@ -195,7 +203,9 @@ async def price_view(
         "version": tariff["version"],
         "currency": terms["currency"],
         "in_words": describe(terms, now, tariff["timezone"]),
-        "base_in_words": describe(terms),
+        "base_in_words": describe_rates(terms),
+        # The fee, the bounds and VAT hold in every period (said once, not per period).
+        "session_terms": describe_session_terms(terms),
         "periods": describe_periods(terms),
         "timezone": tariff["timezone"],
     }

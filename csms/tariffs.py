@@ -409,6 +409,27 @@ def describe(terms: dict[str, Any], at: datetime | None = None, timezone: str = 
     if Decimal(terms["session_fee"]):
         words.append(f"{money_text(terms['session_fee'], currency)} {currency} per session")
     text = " + ".join(words) if words else "Free of charge"
+    return text + _bounds_and_tax(terms)
+
+
+def describe_rates(terms: dict[str, Any]) -> str:
+    """The base rates alone (outside every period), e.g. ``0.35 EUR/kWh``."""
+    rates = {rate: Decimal(terms[rate]) for rate in RATES}
+    return " + ".join(_rates_words(rates, terms, terms["currency"])) or "free"
+
+
+def describe_session_terms(terms: dict[str, Any]) -> str:
+    """What holds at every time of day, e.g. ``1.00 EUR per session, VAT included``
+    (empty when nothing does)."""
+    currency = terms["currency"]
+    fee = Decimal(terms["session_fee"])
+    text = f"{money_text(terms['session_fee'], currency)} {currency} per session" if fee else ""
+    return (text + _bounds_and_tax(terms)).removeprefix(", ").strip()
+
+
+def _bounds_and_tax(terms: dict[str, Any]) -> str:
+    currency = terms["currency"]
+    text = ""
     bounds = []
     if terms.get("min_total") is not None:
         bounds.append(f"at least {money_text(terms['min_total'], currency)} {currency}")

@@ -16,6 +16,8 @@ from csms.tariffs import (
     check_terms,
     describe,
     describe_periods,
+    describe_rates,
+    describe_session_terms,
     money_text,
     price,
     round_money,
@@ -395,3 +397,19 @@ def test_total_is_the_sum_never_negative_and_stable(body, minutes, wh, offsets, 
         getattr(cost, name).as_tuple().exponent == exponent
         for name in ("energy", "time", "idle", "fee", "adjustment", "tax", "total")
     )
+
+
+def test_the_rates_and_the_terms_of_every_period_are_said_apart():
+    terms = check_terms({"currency": "EUR", "energy_per_kwh": "0.35", "idle_per_hour": "6.00",
+                         "idle_grace_minutes": 15, "session_fee": "1.00", "tax_percent": "19",
+                         "tax_included": True, "max_total": "30"})  # fmt: skip
+    assert describe_rates(terms) == "0.35 EUR/kWh + 6.00 EUR per hour idle after 15 min"
+    assert describe_session_terms(terms) == (
+        "1.00 EUR per session (at most 30.00 EUR per session), VAT included"
+    )
+    assert describe(terms) == " + ".join([describe_rates(terms), describe_session_terms(terms)])
+    assert describe_session_terms(check_terms({"currency": "JPY", "energy_per_kwh": "40",
+                                               "tax_percent": "10", "tax_included": False})) == (
+        "plus 10% VAT"
+    )  # fmt: skip
+    assert describe_session_terms(check_terms({"currency": "EUR", "tax_percent": "0"})) == ""

@@ -44,7 +44,9 @@ async def test_landing_page_price_in_words_and_costs(http_url, services, db):
     rate = "0.45" if local.weekday() < 5 and 7 <= local.hour < 20 else "0.35"
     assert words == f"{rate} EUR/kWh + 1.00 EUR per session, VAT included"
     assert "<li>Mon-Fri 07:00-20:00: 0.45 EUR/kWh</li>" in page
-    assert "<li>Other times: 0.35 EUR/kWh + 1.00 EUR per session, VAT included</li>" in page
+    # The fee and VAT hold in every period: said once, after the rates of each time.
+    assert "<li>Other times: 0.35 EUR/kWh</li>" in page
+    assert "<li>At all times: 1.00 EUR per session, VAT included</li>" in page
     assert "<li>Times are Europe/Berlin time.</li>" in page
     assert rows(page)[1].endswith('<td class="cost">1.70 EUR</td>')
     assert rows(page)[0].endswith('<td class="cost"><span class="running-cost">1.00 EUR so far'
