@@ -141,12 +141,18 @@ async def running_cost(
     """The cost so far of an open session: its energy by the newest register reading."""
     if not tx.get("tariff") or tx.get("start_ts") is None:
         return None
+    energy = await energy_so_far(services, tx)
+    return await cost_of(services, tx, max(now, tx["start_ts"]), energy)
+
+
+async def energy_so_far(services: Services, tx: dict[str, Any]) -> float:
+    """Wh an open session has delivered by its newest energy register reading (0 before
+    the first one)."""
     register = services.registers.last(tx["charger"], tx["_id"])
     wh = register[1] if register is not None else None
     if wh is None:
         wh = await services.meter_values.last_energy_register(tx["charger"], tx["_id"])
-    energy = max(0.0, (wh if wh is not None else tx["meter_start"]) - tx["meter_start"])
-    return await cost_of(services, tx, max(now, tx["start_ts"]), energy)
+    return max(0.0, (wh if wh is not None else tx["meter_start"]) - tx["meter_start"])
 
 
 async def note_status(

@@ -105,6 +105,9 @@ class LandingHandler(PageHandler):
                         else tx.get("cost"))
             for tx in sessions
         }  # fmt: skip
+        # An open session shows what it has delivered so far (a stopped one: its energy).
+        so_far = {tx["_id"]: await billing.energy_so_far(self.services, tx)
+                  for tx in sessions if tx.get("open")}  # fmt: skip
         self.render(
             "landing.html",
             charger=charger,
@@ -115,6 +118,7 @@ class LandingHandler(PageHandler):
             landing_url=qrcodes.landing_url(self.web.public_url, cid),
             price=await billing.price_view(self.services, charger, now),
             costs={tx_id: billing.cost_text(cost) for tx_id, cost in costs.items()},
+            so_far=so_far,
         )
 
 

@@ -247,7 +247,8 @@ async def test_landing_page_is_public_with_energy_total_and_sessions(http_url, s
     # Numbered by row, never by transaction id (ids are predictable: issue 21).
     assert rows == [
         '<td class="row">1</td> <td>1</td> <td>2025-03-01 14:00:00 UTC</td> '
-        '<td>open (charger offline)</td> <td class="energy"></td> <td class="cost"></td>',
+        '<td>open (charger offline)</td> <td class="energy">0.00 so far</td> '
+        '<td class="cost"></td>',
         '<td class="row">2</td> <td>2</td> <td>2025-03-01 13:00:00 UTC</td> '
         '<td>2025-03-01 13:30:00 UTC</td> <td class="energy">5.00</td> <td class="cost"></td>',
         '<td class="row">3</td> <td>1</td> <td>2025-03-01 12:00:00 UTC</td> '

@@ -49,8 +49,15 @@ async def test_landing_page_price_in_words_and_costs(http_url, services, db):
     assert "<li>At all times: 1.00 EUR per session, VAT included</li>" in page
     assert "<li>Times are Europe/Berlin time.</li>" in page
     assert rows(page)[1].endswith('<td class="cost">1.70 EUR</td>')
-    assert rows(page)[0].endswith('<td class="cost"><span class="running-cost">1.00 EUR so far'
-                                  "</span></td>")  # fmt: skip
+    running_cost = '<td class="cost"><span class="running-cost">1.00 EUR so far</span></td>'
+    assert rows(page)[0].endswith(f'<td class="energy">0.00 so far</td> {running_cost}')
+    # A reading: the energy and the cost so far follow it.
+    await db.meter_values.insert_one(meter(2, "Energy.Active.Import.Register", 5000.0, 60))
+    page = (await get(http_url, "/ocpp/c/CP1/")).body.decode()
+    rate = "0.45" if local.weekday() < 5 and 7 <= local.hour < 20 else "0.35"
+    expected = {"0.45": "2.80", "0.35": "2.40"}[rate]  # 4 kWh x rate + 1.00 fee
+    assert '<td class="energy">4.00 so far</td>' in rows(page)[0]
+    assert f'<span class="running-cost">{expected} EUR so far</span>' in rows(page)[0]
 
 
 @pytest.mark.gen_test(timeout=20)
