@@ -7,6 +7,7 @@ CI sets CSMS_REQUIRE_BROWSER=1 so a missing browser fails instead of skipping.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -15,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,8 +61,39 @@ def running_server(data: Path, *extra: str) -> Iterator[str]:
 
 def api_get(server: str, path: str) -> dict:
     """GET a JSON API path with HTTP Basic credentials."""
-    request = urllib.request.Request(server + path)
+    return api_send(server, "GET", path)
+
+
+def api_send(server: str, method: str, path: str, body: dict | None = None) -> dict:
+    """A JSON API request with the admin's Basic credentials; the JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(server + path, data=data, method=method)
     token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
     request.add_header("Authorization", f"Basic {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+class LoopThread(threading.Thread):
+    """Chargers on their own event loop beside the browser: ``_main`` runs there; if it
+    fails, the error is kept for the test and the ``unblock`` events are set so that no
+    test waits for a step that will never come."""
+
+    unblock: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+            for name in self.unblock:
+                getattr(self, name).set()
+
+    async def _main(self) -> None:
+        raise NotImplementedError

@@ -18,30 +18,23 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.support import ARTIFACTS, PASSWORD, api_get
+from tests.browser.support import ARTIFACTS, PASSWORD, LoopThread, api_get
 
 CHARGER = "BROWSER-1"
 
 
-class ChargerThread(threading.Thread):
+class ChargerThread(LoopThread):
     """An ``ocpp`` charge point on its own event loop; steps are released by events."""
 
+    unblock = ("available", "charging")
+
     def __init__(self, url: str):
-        super().__init__(daemon=True)
+        super().__init__()
         self.url = url
         self.available = threading.Event()
         self.go_charging = threading.Event()
         self.charging = threading.Event()
         self.finish = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-            self.available.set()
-            self.charging.set()
 
     async def _wait(self, event: threading.Event) -> None:
         await asyncio.to_thread(event.wait, 30)

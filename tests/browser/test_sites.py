@@ -5,10 +5,7 @@ live chart and every charger's share; screenshots in tests/artifacts/sites-*.png
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import threading
-import urllib.request
 
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
@@ -17,7 +14,14 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from simulator import ChargePointSimulator, SimulatorConfig
-from tests.browser.support import ARTIFACTS, PASSWORD, api_get, running_server
+from tests.browser.support import (
+    ARTIFACTS,
+    PASSWORD,
+    LoopThread,
+    api_get,
+    api_send,
+    running_server,
+)
 
 CHARGERS = [f"SITE-{n:02d}" for n in range(1, 21)]
 LIMIT_A = 100
@@ -30,32 +34,16 @@ def site_server(tmp_path_factory):
         yield url
 
 
-def api_send(server: str, method: str, path: str, body: dict) -> dict:
-    """A JSON API request with the admin's Basic credentials."""
-    request = urllib.request.Request(server + path, data=json.dumps(body).encode(), method=method)
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
-class Fleet(threading.Thread):
+class Fleet(LoopThread):
     """20 simulated charge points on their own event loop until ``done`` is set."""
 
+    unblock = ("ready",)
+
     def __init__(self, port: int):
-        super().__init__(daemon=True)
+        super().__init__()
         self.port = port
         self.done = threading.Event()
         self.ready = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-            self.ready.set()
 
     async def _main(self) -> None:
         sims = [

@@ -8,10 +8,7 @@ The charger is an independent ``ocpp`` charge point on its own thread.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import threading
-import urllib.request
 from datetime import UTC, datetime, timedelta
 
 from ocpp.v16 import ChargePoint, call
@@ -19,7 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.support import ARTIFACTS, PASSWORD, api_get
+from tests.browser.support import ARTIFACTS, PASSWORD, LoopThread, api_get, api_send
 
 CHARGER = "TARIFF-1"
 TARIFF = {"id": "T1", "currency": "EUR", "energy_per_kwh": "0.35", "idle_per_hour": "6.00",
@@ -27,40 +24,23 @@ TARIFF = {"id": "T1", "currency": "EUR", "energy_per_kwh": "0.35", "idle_per_hou
           "tax_included": True}  # fmt: skip
 
 
-def api_send(server: str, method: str, path: str, body: dict) -> dict:
-    """A JSON API write with HTTP Basic credentials."""
-    request = urllib.request.Request(server + path, data=json.dumps(body).encode(), method=method)
-    token = base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())
-
-
 def stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class Session(threading.Thread):
+class Session(LoopThread):
     """Boot, start a session 30 minutes ago, report 7.5 kWh, stop when told."""
 
+    unblock = ("booted", "running", "stopped")
+
     def __init__(self, url: str):
-        super().__init__(daemon=True)
+        super().__init__()
         self.url = url
         self.booted = threading.Event()
         self.go = threading.Event()
         self.running = threading.Event()
         self.stop_now = threading.Event()
         self.stopped = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-            for event in (self.booted, self.running, self.stopped):
-                event.set()
 
     async def _main(self) -> None:
         import websockets
