@@ -36,6 +36,15 @@ def positive_float(text: str) -> float:
     return value
 
 
+def add_table(parser: argparse.ArgumentParser, rows: list[tuple]) -> None:
+    """Options given as rows of (flag, environment variable, type, default, help): the
+    environment overrides the default and the flag overrides both."""
+    for flag, name, kind, default, text in rows:
+        value = os.environ.get(name)
+        parser.add_argument(flag, type=kind, default=kind(default if value is None else value),
+                            help=text)  # fmt: skip
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options, defaulting to the environment."""
     env = os.environ.get
@@ -98,8 +107,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         ("--login-failure-window", "CSMS_LOGIN_FAILURE_WINDOW", float,
          web.login_failure_window, "seconds (failed operator logins)"),
     ]  # fmt: skip
-    for flag, name, kind, default, text in logins:
-        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+    add_table(parser, logins)
     add_security_args(parser)
     add_certificate_args(parser)
     add_limit_args(parser)
@@ -223,7 +231,6 @@ def check_certificate_args(parser: argparse.ArgumentParser, args: argparse.Names
 
 def add_limit_args(parser: argparse.ArgumentParser) -> None:
     """Options of connection, message and registration limits (``LimitSettings``)."""
-    env = os.environ.get
     defaults = LimitSettings()
     limit = [
         ("--max-connections", "CSMS_MAX_CONNECTIONS", int, defaults.max_connections,
@@ -269,8 +276,7 @@ def add_limit_args(parser: argparse.ArgumentParser) -> None:
         ("--max-open-sockets-per-ip", "CSMS_MAX_OPEN_SOCKETS_PER_IP", int,
          defaults.max_open_sockets_per_ip, "open TCP connections per socket peer IP (0: no cap)"),
     ]  # fmt: skip
-    for flag, name, kind, default, text in limit:
-        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+    add_table(parser, limit)
 
 
 def limit_settings(args: argparse.Namespace) -> LimitSettings:
@@ -296,7 +302,6 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
 
 def add_load_args(parser: argparse.ArgumentParser) -> None:
     """Load management of sites (csms.load_management)."""
-    env = os.environ.get
     defaults = LoadSettings()
     load = [
         ("--load-hold-seconds", "CSMS_LOAD_HOLD_SECONDS", float, defaults.hold_s,
@@ -307,8 +312,7 @@ def add_load_args(parser: argparse.ArgumentParser) -> None:
         ("--load-call-timeout", "CSMS_LOAD_CALL_TIMEOUT", positive_float,
          defaults.call_timeout, "seconds to wait for a charger's answer to a profile"),
     ]  # fmt: skip
-    for flag, name, kind, default, text in load:
-        parser.add_argument(flag, type=kind, default=kind(env(name, str(default))), help=text)
+    add_table(parser, load)
 
 
 def load_settings(args: argparse.Namespace) -> LoadSettings:
