@@ -30,7 +30,6 @@ from csms.tariffs import (
     money_text,
     price,
 )
-from ocppj.measurands import ENERGY_REGISTER
 
 if TYPE_CHECKING:
     from csms.services import Services
@@ -85,18 +84,11 @@ async def readings(services: Services, tx: dict[str, Any]) -> list[tuple[datetim
     """The session's energy curve: (time, Wh since the start) of its usable whole-meter
     register readings (only needed when the rates change during the day)."""
     await services.meter_values.flush()  # readings still in the batch buffer count too
-    docs, _ = await services.meter_values.search(
-        transaction=tx["_id"], measurand=ENERGY_REGISTER, limit=MAX_READINGS
-    )
     start = Decimal(str(tx.get("meter_start") or 0))
-    return [
-        (doc["ts"], Decimal(str(doc["value"])) - start)
-        for doc in docs
-        if doc.get("value") is not None
-        and doc["meta"].get("phase") is None
-        and "excluded" not in doc
-        and doc["meta"].get("charger") == tx.get("charger")
-    ]
+    series = await services.meter_values.series(
+        tx["_id"], "energy_wh", charger=tx.get("charger"), limit=MAX_READINGS
+    )
+    return [(ts, Decimal(str(wh)) - start) for ts, wh in series]
 
 
 async def cost_of(

@@ -42,7 +42,6 @@ from csms.smart_charging import (
     profile_limit_a,
     rate_unit,
 )
-from ocppj.measurands import CURRENT, POWER
 from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.load")
@@ -138,14 +137,11 @@ class LoadManager:
         if self._root_of.get(charger_id, "") is None:
             return False  # in no site: nothing to keep
         current = power = None
-        for doc in data.get("samples") or []:
-            meta, value = doc["meta"], doc.get("value")
-            if value is None or "excluded" in doc:
-                continue
-            if meta["measurand"] == CURRENT and meta["unit"] == "A":
-                current = max(current or 0.0, value)
-            elif meta["measurand"] == POWER and meta["unit"] == "W" and meta["phase"] is None:
-                power = value
+        for doc in data.get("readings") or []:  # measurements (models.meter_values)
+            if doc.get("current_a"):
+                current = max(current or 0.0, *doc["current_a"].values())
+            if doc.get("power_w") is not None:
+                power = doc["power_w"]
         if current is None and power is None:
             return False
         key = (charger_id, data.get("connector", 0))

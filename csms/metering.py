@@ -1,4 +1,5 @@
-"""MeterValues: every sampled value becomes a numeric document in ``meter_values``.
+"""MeterValues: every reading (``meterValue``) becomes one measurement in ``meter_values``
+holding all its sampled values (``models.meter_values``).
 
 Units with a kilo prefix are normalised (kWh -> Wh, kW -> W, ...), so energy
 is always in Wh (OCPP_RULES 19). Values keep the charger's own timestamps,
@@ -168,7 +169,7 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
             doc["charger_tx_id"] = claimed
     docs = await services.meter_values.add_new(docs)  # a resent reading is stored once
     await screen(ctx, docs, start, "MeterValues")
-    services.meter_values.add(docs)
+    readings = services.meter_values.add(docs)
     energy = latest(docs, ENERGY_REGISTER)
     if transaction is not None and energy is not None:
         await _note_register(ctx, transaction, *energy)
@@ -177,7 +178,7 @@ async def meter_values(ctx: CallContext, payload: dict[str, Any]) -> dict[str, A
         {"last_meter_values": {**payload, "received": ctx.now}, "last_seen": ctx.now},
     )
     await services.meter_values.backpressure()
-    services.load_event(ctx.charger_id, "meter", connector=connector, samples=docs)
+    services.load_event(ctx.charger_id, "meter", connector=connector, readings=readings)
     power = latest(docs, POWER)
     if transaction is not None and power is not None:
         await billing.note_power(ctx, transaction, power[1], power[0])

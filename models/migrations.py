@@ -24,6 +24,7 @@ from models import (
     unknown_chargers,
 )
 from models.chargers import connector_statuses, search_terms
+from models.meter_values import measurements
 from models.transactions import SEQUENCE as TX_SEQUENCE
 
 log = logging.getLogger("csms.migrations")
@@ -71,10 +72,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     "meter_values": [
         IndexModel([("meta.charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
-        IndexModel(
-            [("meta.transaction", ASCENDING), ("meta.measurand", ASCENDING), ("ts", DESCENDING)],
-            name="transaction_measurand_ts",
-        ),
+        IndexModel([("meta.transaction", ASCENDING), ("ts", DESCENDING)], name="transaction_ts"),
     ],
     "messages": [
         IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
@@ -176,6 +174,39 @@ async def _alert_indexes(db: AsyncDatabase) -> None:
             await db[name].create_indexes(INDEXES[name])
 
 
+# Sampled values stored one document each (before migration 10) have ``meta.measurand``.
+_PER_SAMPLE = {"meta.measurand": {"$exists": True}}
+_CONVERTED = 10  # ``migrated``: a measurement migration 10 wrote (redone if interrupted)
+
+
+async def _measurements(db: AsyncDatabase, chunk: int = 5000) -> None:
+    """One document per sampled value becomes one measurement per charger, connector,
+    transaction and time (``models.meter_values``), charger by charger.
+
+    A charger's measurements are written before its old documents are deleted; when a
+    run stops between the two, the next one deletes what it wrote and starts over."""
+    coll = db.meter_values
+    for charger in await coll.distinct("meta.charger", _PER_SAMPLE):
+        await coll.delete_many({"meta.charger": charger, "migrated": _CONVERTED})
+        rows: list[dict] = []
+        query = {"meta.charger": charger, **_PER_SAMPLE}
+        async for row in coll.find(query, {"_id": 0}).sort([("ts", ASCENDING), ("_id", ASCENDING)]):
+            if len(rows) >= chunk and row["ts"] != rows[-1]["ts"]:  # a reading stays whole
+                await _insert_measurements(db, rows)
+                rows = []
+            rows.append(row)
+        await _insert_measurements(db, rows)
+        await coll.delete_many(query)
+    if "transaction_measurand_ts" in await coll.index_information():
+        await coll.drop_index("transaction_measurand_ts")
+
+
+async def _insert_measurements(db: AsyncDatabase, rows: list[dict]) -> None:
+    docs = [{**doc, "migrated": _CONVERTED} for doc in measurements(rows)]
+    if docs:
+        await db.meter_values.insert_many(docs, ordered=False)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
@@ -186,6 +217,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
     (8, "alert collections and their indexes", _alert_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
+    (10, "meter values: one measurement per reading", _measurements),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -11,6 +11,7 @@ from csms.metering import latest, sample_documents
 from models.meter_values import RecentReadings
 from ocppj.measurands import ENERGY_REGISTER, POWER
 from tests.csms.charger_helpers import booted_charger, reading
+from tests.meter_rows import stored_rows
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ async def test_meter_values_units_and_signed_data(charger, services, db):
               ]}]}  # fmt: skip
         assert await cp.call("m", "MeterValues", mv) == [3, "m", {}]
     await services.flush()
-    docs = await db.meter_values.find({}, {"_id": 0, "ts": 0}).to_list()
+    docs = await stored_rows(db)
     by_measurand = {(d["meta"]["measurand"], d.get("format")): d for d in docs}
     power = by_measurand[("Power.Active.Import", None)]
     assert power["value"] == 11000.0
@@ -57,7 +58,7 @@ async def test_meter_values_for_unknown_transaction_are_kept_and_flagged(charger
     await services.flush()
     # Kept against the sender, not under an id nobody owns; the claimed id stays visible.
     assert await db.meter_values.count_documents({"meta.transaction": 4242}) == 0
-    kept = await db.meter_values.find({"charger_tx_id": 4242}).to_list()
+    kept = await db.meter_values.find({"charger_tx_id": 4242}).to_list()  # one per reading
     assert [(d["meta"]["charger"], d["meta"]["transaction"]) for d in kept] == [("CP1", None)] * 2
     assert await db.anomalies.count_documents({"kind": "meter_values_unknown_transaction"}) == 1
 
@@ -169,7 +170,7 @@ async def test_meter_values_resent_after_a_lost_reply_are_stored_once(charger, s
     async with charger() as cp:
         assert await cp.call("m3", "MeterValues", mv) == [3, "m3", {}]
     await services.flush()
-    docs = await db.meter_values.find({}).sort([("ts", 1), ("value", 1)]).to_list()
+    docs = sorted(await stored_rows(db), key=lambda d: (d["ts"], d["value"]))
     assert [(d["ts"].minute, d["meta"]["measurand"][:5], d["meta"]["phase"],
              d["meta"]["location"], d["meta"]["context"], d["value"]) for d in docs] == [
         (0, "Power", "L1", "Outlet", "Sample.Periodic", 3.0),

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.charge_points import raw_charger
+from tests.meter_rows import stored_rows
 
 BOOT = {"chargePointVendor": "V", "chargePointModel": "M"}
 
@@ -202,7 +203,7 @@ async def test_a_reused_call_id_with_other_content_is_a_new_call(ws_url, service
     finally:
         await cm.__aexit__(None, None, None)
     await services.flush()
-    stored = await db.meter_values.find({}).to_list()
+    stored = await stored_rows(db)
     assert sorted(d["meta"]["connector"] for d in stored) == [1, 2]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from tests.charge_points import raw_charger
 from tests.csms.charger_helpers import booted_charger, reading, start, stop
+from tests.meter_rows import stored_rows
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ async def test_stop_computes_energy_and_stores_transaction_data(charger, service
     assert doc["stop_reason"] == "Local"  # the spec's default when reason is omitted
     assert doc["last_register_wh"] == 2400.0
     assert doc["anomalies"] == []
-    value = await db.meter_values.find_one({"meta.transaction": tx})
+    value = (await stored_rows(db, {"meta.transaction": tx}))[0]
     assert value["value"] == 2400.0 and value["meta"]["unit"] == "Wh"
     assert value["meta"]["context"] == "Transaction.End"
 
@@ -170,7 +171,7 @@ async def test_queued_messages_keep_their_own_timestamps(charger, services, db):
     await services.flush()
     doc = await db.transactions.find_one({"_id": tx["transactionId"]})
     assert doc["start_ts"] == datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
-    value = await db.meter_values.find_one({})
+    value = (await stored_rows(db))[0]
     assert value["ts"] == datetime(2025, 6, 1, 8, 15, 0, 123000, tzinfo=UTC)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
+from models.batch import BatchInserter
+from models.meter_values import MeterValueRepo
 from models.migrations import SCHEMA_VERSION, current_version, migrate
 
 
@@ -59,6 +61,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 7: chargers, RFID tags and sites by their tariff",
         "applied 8: alert collections and their indexes",
         "applied 9: certificates: issued charger certificates and kept CSRs",
+        "applied 10: meter values: one measurement per reading",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -138,3 +141,69 @@ async def test_migration_8_creates_the_alert_collections_and_indexes(db):
     assert "ts" in await db.anomalies.index_information()
     boots = await db.charger_boots.index_information()
     assert boots["ttl"]["expireAfterSeconds"] == 2 * 24 * 3600
+
+
+def _per_sample(at_s: int, measurand: str, value: float | None, charger: str = "CP1",
+                phase: str | None = None, **extra) -> dict:  # fmt: skip
+    """A sampled value as it was stored before migration 10: one document each."""
+    return {
+        "ts": datetime(2025, 5, 1, 9, 0, at_s, tzinfo=UTC),
+        "meta": {"charger": charger, "connector": 1, "transaction": 7, "measurand": measurand,
+                 "phase": phase, "unit": "Wh" if measurand.startswith("Energy") else "W",
+                 "context": "Sample.Periodic", "location": "Outlet"},
+        "value": value,
+        **extra,
+    }  # fmt: skip
+
+
+@pytest.mark.gen_test
+async def test_migration_10_turns_sampled_values_into_one_measurement_per_reading(db):
+    energy, power = "Energy.Active.Import.Register", "Power.Active.Import"
+    old = [
+        _per_sample(0, energy, 1000.0),
+        _per_sample(0, power, 7000.0),
+        _per_sample(0, power, 2300.0, phase="L1"),
+        _per_sample(0, energy, None, raw="ab12==", format="SignedData"),
+        _per_sample(30, energy, 1200.0, excluded="future"),
+        _per_sample(0, energy, 50.0, charger="CP2", charger_tx_id=99),
+    ]
+    await db.meter_values.insert_many([dict(doc) for doc in old])
+    await db.meter_values.drop_index("transaction_ts")
+    await db.meter_values.create_index(
+        [("meta.transaction", 1), ("meta.measurand", 1), ("ts", -1)],
+        name="transaction_measurand_ts",
+    )
+    # A run stopped after writing CP1's measurements and before deleting its old documents:
+    # what it wrote is written again, not twice.
+    await db.meter_values.insert_one(
+        {"ts": old[0]["ts"], "meta": {"charger": "CP1", "connector": 1, "transaction": 7},
+         "samples": [], "migrated": 10}
+    )  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    assert (await migrate(db))[0] == "applied 10: meter values: one measurement per reading"
+    stored = db.meter_values.find({}, {"_id": 0}).sort([("ts", 1), ("meta.charger", 1)])
+    sample = {"context": "Sample.Periodic", "location": "Outlet"}
+    cp1 = {"charger": "CP1", "connector": 1, "transaction": 7}
+    assert await stored.to_list() == [
+        {"ts": old[0]["ts"], "meta": cp1, "migrated": 10, "energy_wh": 1000.0, "power_w": 7000.0,
+         "samples": [
+             {"value": 1000.0, "measurand": energy, "phase": None, "unit": "Wh", **sample},
+             {"value": 7000.0, "measurand": power, "phase": None, "unit": "W", **sample},
+             {"value": 2300.0, "measurand": power, "phase": "L1", "unit": "W", **sample},
+             {"value": None, "measurand": energy, "phase": None, "unit": "Wh", **sample,
+              "raw": "ab12==", "format": "SignedData"},
+         ]},
+        {"ts": old[0]["ts"], "meta": {**cp1, "charger": "CP2"}, "migrated": 10,
+         "charger_tx_id": 99, "energy_wh": 50.0,
+         "samples": [{"value": 50.0, "measurand": energy, "phase": None, "unit": "Wh", **sample}]},
+        {"ts": old[4]["ts"], "meta": cp1, "migrated": 10,  # excluded: no energy_wh
+         "samples": [{"value": 1200.0, "measurand": energy, "phase": None, "unit": "Wh",
+                      **sample, "excluded": "future"}]},
+    ]  # fmt: skip
+    indexes = await db.meter_values.index_information()
+    assert "transaction_ts" in indexes and "transaction_measurand_ts" not in indexes
+    # The read methods answer the rows stored before, newest first.
+    repo = MeterValueRepo(db, BatchInserter(db.meter_values, interval=60))
+    rows, total = await repo.search(charger="CP1")
+    assert (rows, total) == ([old[4], *old[:4]], 5)
+    assert await repo.last_energy_register("CP1", 7) == 1000.0
