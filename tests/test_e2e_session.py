@@ -10,6 +10,7 @@ import pytest
 from ocpp.v16 import call
 
 from tests.charge_points import ocpp_charge_point
+from tests.meter_rows import stored_rows
 
 
 async def wait_for(predicate, timeout=5.0):
@@ -96,7 +97,7 @@ async def test_full_session_is_stored(ws_url, services, db):
     assert tx["start_ts"] == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
     assert tx["anomalies"] == []
 
-    values = await db.meter_values.find({}, {"_id": 0}).sort("meta.measurand", 1).to_list()
+    values = sorted(await stored_rows(db), key=lambda row: row["meta"]["measurand"])
     assert values == [
         {
             "ts": datetime(2026, 11, 24, 10, 5, tzinfo=UTC),

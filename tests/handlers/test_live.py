@@ -13,6 +13,7 @@ from ocpp.v16 import call
 
 from handlers.base import LiveSettings
 from handlers.routes import make_app
+from models.meter_values import measurements
 from ocppj.timeutil import parse_datetime
 from tests.charge_points import ocpp_charge_point, raw_charger
 from tests.conftest import COOKIE_SECRET
@@ -164,7 +165,7 @@ async def test_snapshot_holds_the_dashboard_state_with_session_series(
     await db.transactions.insert_one(session(7, 1, 0, open_=True))
     power = meter(7, "Power.Active.Import", 3600.0, 30)
     await db.meter_values.insert_many(
-        [power, meter(7, "Energy.Active.Import.Register", 1250.0, 30)]
+        measurements([power, meter(7, "Energy.Active.Import.Register", 1250.0, 30)])
     )
     async with event_stream(http_port, cookie) as stream:
         snapshot = await stream.event()

@@ -14,6 +14,7 @@ from tornado.httpclient import AsyncHTTPClient
 
 from handlers import qrcodes
 from models.chargers import new_charger
+from models.meter_values import measurements
 from tests.charge_points import raw_charger
 from tests.handlers.test_auth import login
 
@@ -161,13 +162,15 @@ async def test_dashboard_shows_active_sessions_with_power_and_energy(
 async def check_session_with_power(http_url, cookie, db) -> None:
     """The connected charger's session on the dashboard: power, energy and their series."""
     await db.meter_values.insert_many(
-        [
-            meter(7, "Power.Active.Import", 7000.0, 60),
-            meter(7, "Power.Active.Import", 7200.0, 120),
-            meter(7, "Power.Active.Import", 2400.0, 120, phase="L1"),  # not the whole meter
-            meter(7, "Energy.Active.Import.Register", 1900.0, 60),
-            meter(7, "Energy.Active.Import.Register", 2500.0, 120),
-        ]
+        measurements(
+            [
+                meter(7, "Power.Active.Import", 7000.0, 60),
+                meter(7, "Power.Active.Import", 7200.0, 120),
+                meter(7, "Power.Active.Import", 2400.0, 120, phase="L1"),  # not the whole meter
+                meter(7, "Energy.Active.Import.Register", 1900.0, 60),
+                meter(7, "Energy.Active.Import.Register", 2500.0, 120),
+            ]
+        )
     )
     response = await get(http_url, "/ocpp/", cookie)
     page = response.body.decode()

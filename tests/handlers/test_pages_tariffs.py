@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from csms.tariffs import check_terms
+from models.meter_values import measurements
+from ocppj.measurands import ENERGY_REGISTER
 from tests.handlers.test_pages import cookie_of, get, meter, session
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -52,7 +54,7 @@ async def test_landing_page_price_in_words_and_costs(http_url, services, db):
     running_cost = '<td class="cost"><span class="running-cost">1.00 EUR so far</span></td>'
     assert rows(page)[0].endswith(f'<td class="energy">0.00 so far</td> {running_cost}')
     # A reading: the energy and the cost so far follow it.
-    await db.meter_values.insert_one(meter(2, "Energy.Active.Import.Register", 5000.0, 60))
+    await db.meter_values.insert_many(measurements([meter(2, ENERGY_REGISTER, 5000.0, 60)]))
     page = (await get(http_url, "/ocpp/c/CP1/")).body.decode()
     rate = "0.45" if local.weekday() < 5 and 7 <= local.hour < 20 else "0.35"
     expected = {"0.45": "2.80", "0.35": "2.40"}[rate]  # 4 kWh x rate + 1.00 fee
@@ -73,7 +75,7 @@ async def test_dashboard_shows_the_running_cost(http_url, admin_user, services, 
     await services.chargers.create("CP1", {"name": "Garage"}, NOW)
     flat = check_terms({"currency": "EUR", "energy_per_kwh": "0.40"})
     await db.transactions.insert_one(session(7, 1, 0, open_=True, tariff={**BILLED, "terms": flat}))
-    await db.meter_values.insert_one(meter(7, "Energy.Active.Import.Register", 8500.0, 60))
+    await db.meter_values.insert_many(measurements([meter(7, ENERGY_REGISTER, 8500.0, 60)]))
     page = (await get(http_url, "/ocpp/", cookie)).body.decode()
     # 7.5 kWh x 0.40 = 3.00
     assert '<span class="cost">3.00 EUR so far · </span>' in page

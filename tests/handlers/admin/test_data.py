@@ -8,6 +8,7 @@ from html import unescape
 
 import pytest
 
+from models.meter_values import measurements
 from tests.handlers.admin.test_index import admin_browser, field_value, page_text
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -146,7 +147,7 @@ async def add_readings(db) -> None:
                   "location": None}}
         for n in range(2)
     ]  # fmt: skip
-    await db.meter_values.insert_many(docs)
+    await db.meter_values.insert_many(measurements(docs))
 
 
 def reading_values(page: str) -> list[str]:

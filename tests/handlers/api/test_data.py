@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import handlers.api.data
+from models.meter_values import measurements
 from tests.handlers.api.support import assert_error, call, data
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
@@ -204,7 +205,7 @@ def samples(io_loop, db):
         sample(1, measurand="Power.Active.Import", value=7000.0),
         sample(3, connector=2, transaction=2), sample(4, charger="CP2", transaction=3),
     ]  # fmt: skip
-    io_loop.run_sync(lambda: db.meter_values.insert_many(docs))
+    io_loop.run_sync(lambda: db.meter_values.insert_many(measurements(docs)))
 
 
 async def mv(http_url, headers, query):
