@@ -258,8 +258,12 @@ class ChargerRepo:
                      "reservations", "charging_profiles", "certificates"):  # fmt: skip
             counts[name] = (await db[name].delete_many({"charger": charger_id})).deleted_count
         counts["local_lists"] = (await db.local_lists.delete_one({"_id": charger_id})).deleted_count
-        result = await db.meter_values.delete_many({"meta.charger": charger_id})
-        counts["meter_values"] = result.deleted_count
+        # Counted in sampled values, as the operator knows them (measurements hold several).
+        mine = {"meta.charger": charger_id}
+        values = {"$group": {"_id": None, "n": {"$sum": {"$size": {"$ifNull": ["$samples", []]}}}}}
+        counted = await (await db.meter_values.aggregate([{"$match": mine}, values])).to_list()
+        await db.meter_values.delete_many(mine)
+        counts["meter_values"] = counted[0]["n"] if counted else 0
         return counts
 
     async def mark_all_offline(self) -> None:

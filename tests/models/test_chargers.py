@@ -234,14 +234,16 @@ async def test_delete_with_data_removes_the_charger_and_its_records_only(db):
                      "reservations", "charging_profiles"):  # fmt: skip
             await db[name].insert_many([{"_id": ObjectId(), "charger": charger} for _ in range(2)])
         await db.local_lists.insert_one({"_id": charger})
-        await db.meter_values.insert_many(
-            [{"ts": NOW, "meta": {"charger": charger}, "value": float(n)} for n in range(3)]
+        meta = {"charger": charger, "connector": 1, "transaction": None}
+        await db.meter_values.insert_many(  # 3 measurements, the last with 2 sampled values
+            [{"ts": NOW, "meta": meta, "samples": [{"value": 1.0}]} for _ in range(2)]
+            + [{"ts": NOW, "meta": meta, "samples": [{"value": 2.0}, {"value": 3.0}]}]
         )
     counts = await repo.delete_with_data("CP1")
     assert counts == {
         "chargers": 1, "transactions": 2, "messages": 2, "commands": 2, "anomalies": 2,
         "security_events": 2, "reservations": 2, "charging_profiles": 2, "certificates": 0,
-        "local_lists": 1, "meter_values": 3,
+        "local_lists": 1, "meter_values": 4,  # sampled values
     }  # fmt: skip
     assert await repo.get("CP1") is None
     assert await db.transactions.count_documents({"charger": "CP2"}) == 2
