@@ -9,6 +9,7 @@ import json
 import pytest
 
 from simulator import ChargePointSimulator, SimulatorConfig
+from tests.meter_rows import stored_rows
 from tests.simulator.helpers import FakeCentralSystem, sim_config, wait_for
 
 MEASURANDS = [
@@ -69,7 +70,7 @@ async def test_readme_snippet_stores_the_session(http_server, http_port, service
     assert tx["anomalies"] == []
     assert tx["start_ts"] < tx["stop_ts"]
 
-    docs = await db.meter_values.find({"meta.transaction": 1}, {"_id": 0}).to_list()
+    docs = await stored_rows(db, {"meta.transaction": 1})
     samples = last.meter_values_sent
     assert 4 <= samples <= 6  # one every 0.2 s over 1 s
     assert len(docs) == 5 * samples
