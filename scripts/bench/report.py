@@ -94,6 +94,11 @@ def format_table(report: dict) -> str:
             f"CSMS / ceiling (closed loop): {report['max_calls_per_s']:,.0f} / "
             f"{report['ceiling_calls_per_s']:,.0f} CALL/s = {report['ceiling_ratio']:.1%}"
         )
+    if report.get("reference_ratio") is not None:
+        lines.append(
+            f"CSMS / ocpp-library CS (closed loop, same load): {report['max_calls_per_s']:,.0f} / "
+            f"{report['reference_calls_per_s']:,.0f} CALL/s = {report['reference_ratio']:.2f}x"
+        )
     lines.append("PASS: no errors" if report["passed"] else f"FAIL: {report['errors']} errors")
     return "\n".join(lines)
 

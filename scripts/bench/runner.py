@@ -45,6 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench import storm
 from bench.proc import (
     available_cpus,
     cpu_seconds,
@@ -54,6 +55,7 @@ from bench.proc import (
     start_time,
     tree_cpu_seconds,
 )
+from bench.reference import reference_ratio
 from bench.report import DRAIN_LIMIT_S, format_table, warnings
 
 HERE = Path(__file__).resolve().parent  # scripts/bench
@@ -122,8 +124,8 @@ class ServerProcess:
 
     def command(self) -> list[str]:
         """The command line, with the taskset prefix when pinned."""
-        if self.kind == "ceiling":
-            cmd = [sys.executable, str(HERE / "ceiling.py")]
+        if self.kind in ("ceiling", "reference"):  # bare Tornado; the ocpp library's CS
+            cmd = [sys.executable, str(HERE / f"{self.kind}.py")]
             cmd += ["--host", HOST, "--port", str(self.port)]
         else:
             cmd = [sys.executable, str(REPO / "server.py"), "--host", HOST]
@@ -268,7 +270,7 @@ def other_load(result: dict, cpus: tuple[int | None, int | None]) -> dict[str, f
 
 def run_phase(args, kind: str, rate: float, cpus: tuple[int | None, int | None]) -> dict:
     """Start a fresh server, load it, wait until it is idle, read its flush lag, stop it."""
-    db_cpu = cpus[1] if args.db_cpu == "load" and kind != "ceiling" else None
+    db_cpu = cpus[1] if args.db_cpu == "load" and kind == "csms" else None
     server = ServerProcess(kind, args, cpus[0], db_cpu)
     try:
         server.start()
@@ -295,7 +297,10 @@ def run(args: argparse.Namespace) -> dict:
     if args.rate == 0 or not args.no_ceiling:
         plan.append(("csms_closed_loop", "csms", 0.0))
     if not args.no_ceiling:
-        plan.append(("ceiling_closed_loop", "ceiling", 0.0))
+        plan += [
+            ("ceiling_closed_loop", "ceiling", 0.0),
+            ("reference_closed_loop", "reference", 0.0),
+        ]
     phases = {}
     for name, kind, rate in plan:
         if not args.json:
@@ -335,6 +340,7 @@ def run(args: argparse.Namespace) -> dict:
         "max_calls_per_s": closed["calls_per_s"] if closed else None,
         "ceiling_calls_per_s": ceiling["calls_per_s"] if ceiling else None,
         "ceiling_ratio": ratio,
+        **reference_ratio(closed, phases.get("reference_closed_loop")),
         "passed": errors == 0,
         "phases": phases,
     }
@@ -367,6 +373,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--server-arg", action="append", default=[], metavar="ARG",
         help="extra server.py argument, repeatable (e.g. --server-arg=--log-level=WARNING)",
     )  # fmt: skip
+    storm.add_args(parser)
     args = parser.parse_args(argv)
     if args.chargers < 1 or args.rate < 0 or args.duration <= 0 or args.warmup < 0:
         parser.error("--chargers must be >= 1, --rate >= 0, --duration > 0, --warmup >= 0")
@@ -378,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     raise_nofile_limit()  # inherited by the servers and the load generator
     try:
+        if args.storm:
+            return storm.main(args, ServerProcess, plan_cpus(args.server_cpu))
         report = run(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -19,7 +19,8 @@ PHASE_FIELDS = {
 REPORT_FIELDS = {
     "config", "sustained_calls_per_s", "errors", "latency_ms", "server_cpu_ms_per_1k",
     "db_cpu_ms_per_1k", "rss_per_connection_kib", "flush_lag_ms", "max_calls_per_s",
-    "ceiling_calls_per_s", "ceiling_ratio", "passed", "phases",
+    "ceiling_calls_per_s", "ceiling_ratio", "reference_calls_per_s", "reference_ratio",
+    "passed", "phases",
 }  # fmt: skip
 
 
@@ -49,6 +50,42 @@ def test_small_open_loop_run_reports_every_field():
     assert phase["stop_killed"] is False
     assert report["config"]["chargers"] == 200 and report["config"]["mix"] == "charging"
     assert report["ceiling_ratio"] is None and report["max_calls_per_s"] is None
+    assert report["reference_ratio"] is None
+
+
+def test_closed_loop_against_the_ceiling_and_the_ocpp_library_cs():
+    """The same load against the CSMS, the bare Tornado ceiling and a CS on the ``ocpp``
+    library: ours as a ratio of each."""
+    done = run_script(
+        "scripts/bench.py", "--chargers", "30", "--rate", "0", "--duration", "1.5",
+        "--warmup", "0.3", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert list(report["phases"]) == [
+        "csms_closed_loop", "ceiling_closed_loop", "reference_closed_loop",
+    ]  # fmt: skip
+    reference = report["phases"]["reference_closed_loop"]
+    assert reference["errors"] == 0 and reference["calls_per_s"] > 0
+    assert {"MeterValues", "Heartbeat"} <= set(reference["by_action"])
+    assert report["reference_calls_per_s"] == reference["calls_per_s"]
+    closed = report["max_calls_per_s"]
+    assert report["reference_ratio"] == round(closed / reference["calls_per_s"], 4)
+    assert report["ceiling_ratio"] == round(closed / report["ceiling_calls_per_s"], 4)
+
+
+def test_storm_registers_then_reconnects_every_charger_after_a_sigkill():
+    done = run_script("scripts/bench.py", "--storm", "20", "--json", timeout=240)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["chargers"], report["passed"], report["errors"]) == (20, True, 0)
+    for name in ("register", "reconnect"):
+        assert report[name]["booted"] == 20 and report[name]["refused"] == 0
+        assert report[name]["all_booted_s"] > 0
+    assert report["restart_s"] > 0
+    assert (
+        0 <= report["reconnect"]["all_booted_after_ready_s"] <= report["reconnect"]["all_booted_s"]
+    )
 
 
 def test_idle_mix_sends_only_heartbeats_after_boot():
@@ -71,6 +108,7 @@ def test_idle_mix_sends_only_heartbeats_after_boot():
         ("scripts/bench.py", "usage: bench.py [-h]"),
         ("scripts/bench/load.py", "usage: load.py [-h]"),
         ("scripts/bench/ceiling.py", "usage: ceiling.py [-h]"),
+        ("scripts/bench/reference.py", "usage: reference.py [-h]"),
     ],
 )
 def test_the_benchmark_scripts_run_from_any_directory(tmp_path, script, usage):
