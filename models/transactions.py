@@ -7,7 +7,7 @@ they use majority write concern and are never batched.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING, WriteConcern
@@ -188,6 +188,17 @@ class TransactionRepo:
         ]
         rows = await (await self._coll.aggregate(pipeline)).to_list()
         return float(rows[0]["wh"]) if rows else 0.0
+
+    async def energy_stopped_since(self, since: datetime, longest: float = 2.0) -> float:
+        """Energy (Wh) of the sessions stopped since ``since`` that started at most
+        ``longest`` days before it (index start)."""
+        pipeline = [
+            {"$match": {"start_ts": {"$gte": since - timedelta(days=longest)},
+                        "open": False, "stop_ts": {"$gte": since}}},
+            {"$group": {"_id": None, "wh": {"$sum": "$energy_wh"}}},
+        ]  # fmt: skip
+        rows = await (await self._coll.aggregate(pipeline)).to_list()
+        return float(rows[0]["wh"] or 0) if rows else 0.0
 
     async def count_open(self) -> int:
         """How many sessions are open now (index open_start)."""

@@ -95,7 +95,8 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
         response = await get(http_url, "/ocpp/", cookie)
     assert response.code == 200
     page = response.body.decode()
-    assert '<article class="card charger" data-charger="CP-DASH">' in page
+    assert ('<article class="card charger state-faulted" data-charger="CP-DASH" '
+            'data-state="faulted">') in page
     assert '<span class="conn online">connected</span>' in page
     assert '<span class="model">V M</span>' in page
     assert re.search(
@@ -121,7 +122,8 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
             break
         await asyncio.sleep(0.02)
     assert '<span class="conn offline">offline</span>' in page
-    assert '<article class="card charger is-offline" data-charger="CP-DASH">' in page
+    assert ('<article class="card charger is-offline state-offline" data-charger="CP-DASH" '
+            'data-state="offline">') in page
     assert re.search(
         r'<li class="connector is-stale" data-connector="1" data-status="Charging">\s*'
         r'<span class="connector-label">Connector 1</span>\s*'
@@ -130,8 +132,9 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
         page,
     )
     assert "status-Charging" not in page
-    assert re.search(r'<p class="muted offline-since">Offline since <time class="since">'
-                     r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time></p>', page)  # fmt: skip
+    assert re.search(r'<p class="muted offline-since">Offline since <span class="since">'
+                     r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ" data-local>'
+                     r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time></span></p>', page)  # fmt: skip
 
 
 @pytest.mark.gen_test(timeout=20)
@@ -152,7 +155,7 @@ async def test_dashboard_shows_active_sessions_with_power_and_energy(
     assert re.search(
         r'<div class="session" data-transaction="7">\s*<p class="session-line">Session #7 · '
         r'<span class="energy">1.50 kWh</span> · <span class="power">charger offline since '
-        r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</span></p>",
+        r'<time datetime="[^"]+" data-local>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC</time></span></p>',
         page,
     )
     assert "7.2 kW" not in page
