@@ -95,8 +95,9 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
         response = await get(http_url, "/ocpp/", cookie)
     assert response.code == 200
     page = response.body.decode()
-    assert ('<article class="card charger state-faulted" data-charger="CP-DASH" '
-            'data-state="faulted">') in page
+    assert (
+        '<article class="card charger state-faulted" data-charger="CP-DASH" data-state="faulted">'
+    ) in page
     assert '<span class="conn online">connected</span>' in page
     assert '<span class="model">V M</span>' in page
     assert re.search(
@@ -122,8 +123,10 @@ async def test_dashboard_shows_a_connected_charger_and_its_connectors(
             break
         await asyncio.sleep(0.02)
     assert '<span class="conn offline">offline</span>' in page
-    assert ('<article class="card charger is-offline state-offline" data-charger="CP-DASH" '
-            'data-state="offline">') in page
+    assert (
+        '<article class="card charger is-offline state-offline" data-charger="CP-DASH" '
+        'data-state="offline">'
+    ) in page
     assert re.search(
         r'<li class="connector is-stale" data-connector="1" data-status="Charging">\s*'
         r'<span class="connector-label">Connector 1</span>\s*'
