@@ -142,20 +142,22 @@ class Fleet:
         self._lock = asyncio.Lock()
 
     async def run(self) -> None:
-        """Apply bus events as they come; reload every ``max_age`` seconds."""
+        """Load the overview, then apply bus events as they come and reload every
+        ``max_age`` seconds (``max_age`` 0: every ``current()`` reloads instead)."""
         queue = self._bus.subscribe()
         loop = asyncio.get_running_loop()
         try:
+            if self.max_age > 0:
+                await self._reload_logged()
             while True:
-                due = (self._loaded_at or loop.time()) + self.max_age
+                wait = None
+                if self.max_age > 0:
+                    wait = max(0.0, (self._loaded_at or loop.time()) + self.max_age - loop.time())
                 try:
-                    async with asyncio.timeout(max(0.0, due - loop.time())):
+                    async with asyncio.timeout(wait):
                         event = await queue.get()
                 except TimeoutError:
-                    try:
-                        await self.reload()
-                    except Exception:
-                        log.exception("fleet overview reload failed")
+                    await self._reload_logged()
                     continue
                 self.apply(event)
                 while not queue.empty():
@@ -163,21 +165,35 @@ class Fleet:
         finally:
             self._bus.unsubscribe(queue)
 
-    async def current(self) -> Fleet:
-        """The overview, loaded when it never was (or is older than ``max_age``), with
-        the chargers the repository changed since re-read."""
-        loop = asyncio.get_running_loop()
-        stale = self._loaded_at is None or loop.time() - self._loaded_at > self.max_age
-        if stale or (self._day is not None and midnight(utcnow()) != self._day):
+    async def _reload_logged(self) -> None:
+        try:
             await self.reload()
+        except Exception:
+            log.exception("fleet overview reload failed")
+
+    async def current(self) -> Fleet:
+        """The overview, loaded when it never was (or is ``max_age`` old: ``run`` reloads
+        it in the background before that), with the chargers the repository changed
+        since re-read."""
+        if self._stale():
+            await self.reload(only_stale=True)
         dirty = self._chargers.take_dirty()
         if dirty:
             await self._refresh(dirty)
         return self
 
-    async def reload(self) -> None:
-        """Read every charger (a few fields) and today's energy from the database."""
+    def _stale(self) -> bool:
+        loop = asyncio.get_running_loop()
+        if self._loaded_at is None or loop.time() - self._loaded_at >= self.max_age:
+            return True
+        return self._day is not None and midnight(utcnow()) != self._day
+
+    async def reload(self, only_stale: bool = False) -> None:
+        """Read every charger (a few fields) and today's energy from the database (when
+        ``only_stale``: unless another reload has just done it)."""
         async with self._lock:
+            if only_stale and not self._stale() and self.max_age > 0:
+                return
             loop = asyncio.get_running_loop()
             await self._chargers.flush()
             self._chargers.take_dirty()

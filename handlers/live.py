@@ -53,15 +53,15 @@ def _series(docs: list[dict[str, Any]], offset: float = 0.0) -> list[list[Any]]:
     return points
 
 
-async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]:
-    """An open transaction with its recent power (W) and session energy (Wh) series."""
+async def session_view(
+    services: Services, tx: dict[str, Any], points: int = CHART_POINTS
+) -> dict[str, Any]:
+    """An open transaction with its recent power (W) and session energy (Wh) series (the
+    last ``points`` readings of each: the page's first HTML asks for 1, the live
+    snapshot, which draws the charts, for ``CHART_POINTS``)."""
     meter_start = tx.get("meter_start") or 0
-    power_docs, _ = await services.meter_values.search(
-        transaction=tx["_id"], measurand=POWER, limit=CHART_POINTS
-    )
-    energy_docs, _ = await services.meter_values.search(
-        transaction=tx["_id"], measurand=ENERGY_REGISTER, limit=CHART_POINTS
-    )
+    power_docs = await services.meter_values.latest_of(tx["_id"], POWER, points)
+    energy_docs = await services.meter_values.latest_of(tx["_id"], ENERGY_REGISTER, points)
     power = _series(power_docs)
     energy = _series(energy_docs, offset=meter_start)
     cost = await running_cost(services, tx, utcnow())
@@ -155,6 +155,7 @@ async def dashboard_state(
     registry: ConnectionRegistry,
     chosen: ChargerFilter | None = None,
     per_page: int = DASHBOARD_PAGE_SIZE,
+    points: int = CHART_POINTS,
 ) -> tuple[list[dict], int]:
     """The views of one page of chargers, what needs attention first (``csms.fleet``),
     with their open sessions, and how many chargers match in all.
@@ -168,12 +169,13 @@ async def dashboard_state(
     ids, total = fleet.page(chosen.q, chosen.status, (chosen.page - 1) * per_page, per_page)
     docs = await services.chargers.get_many(ids)
     chargers = [docs[cid] for cid in ids if cid in docs]
+    open_txs = await services.transactions.open_for_chargers(ids)
     limit = asyncio.Semaphore(CONCURRENT_READS)
 
     async def build(charger: dict[str, Any]) -> dict[str, Any]:
         async with limit:
-            txs = await services.transactions.open_for_charger(charger["_id"])
-            sessions = [await session_view(services, tx) for tx in txs]
+            txs = open_txs.get(charger["_id"], [])
+            sessions = [await session_view(services, tx, points) for tx in txs]
         card = charger_card(charger, charger["_id"] in registry, sessions)
         row = fleet.rows.get(charger["_id"])
         return {**card, "state": row.state if row is not None else None}

@@ -69,8 +69,11 @@ class DashboardHandler(PageHandler):
     async def get(self) -> None:
         """Render the cards; the page's script subscribes to the live stream."""
         chosen = ChargerFilter.of(self)
-        chargers, total = await dashboard_state(self.services, self.registry, chosen)
-        state = to_json({"chargers": chargers}).decode()
+        # The latest figures only: the live stream's snapshot brings the chart series.
+        chargers, total = await dashboard_state(self.services, self.registry, chosen, points=1)
+        # The script needs only the sessions (the cards are in the HTML).
+        views = [{"id": card["id"], "sessions": card["sessions"]} for card in chargers]
+        state = to_json({"chargers": views}).decode()
         pager = Pager(chosen.page, DASHBOARD_PAGE_SIZE, total, "/ocpp/", chosen.fields())
         open_alerts, alert_total = await self.services.alerts.repo.search(True, limit=10)
         self.render(

@@ -145,6 +145,16 @@ class TransactionRepo:
         cursor = self._coll.find({"charger": charger, "open": True}).sort("connector", 1)
         return await cursor.limit(limit).to_list()
 
+    async def open_for_chargers(self, chargers: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The open transactions of each of ``chargers`` (one query), by connector."""
+        found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in chargers}
+        if not chargers:
+            return found
+        cursor = self._coll.find({"charger": {"$in": chargers}, "open": True})
+        for doc in sorted(await cursor.to_list(), key=lambda tx: tx.get("connector") or 0):
+            found.setdefault(doc["charger"], []).append(doc)
+        return found
+
     async def search(
         self,
         charger: str | None = None,

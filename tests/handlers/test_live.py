@@ -205,6 +205,7 @@ async def test_session_events_carry_what_the_charts_need(
     http_url, ws_url, http_port, admin_user, services
 ):
     cookie = await cookie_of(http_url, admin_user)
+    await services.chargers.create("CP-TX", {}, NOW)  # on the page the stream shows
     async with raw_charger(ws_url("/CP-TX")) as cp, event_stream(http_port, cookie) as stream:
         await cp.boot()
         await stream.event_of("boot")
@@ -308,3 +309,25 @@ async def test_the_snapshot_is_the_page_the_dashboard_shows(
         snapshot = await stream.event()
     assert snapshot["total"] == 2
     assert [c["id"] for c in snapshot["chargers"]] == ["ALPHA-1", "ALPHA-2"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_stream_sends_only_the_page_in_view_and_coalesced_counts(
+    http_url, http_port, admin_user, services
+):
+    cookie = await cookie_of(http_url, admin_user)
+    for name in ("ALPHA-1", "BETA-1"):
+        await services.chargers.create(name, {}, NOW)
+    async with event_stream(http_port, cookie, "/ocpp/live/events?q=alpha") as stream:
+        assert [c["id"] for c in (await stream.event())["chargers"]] == ["ALPHA-1"]
+        assert (await stream.event())["type"] == "overview"
+        for _ in range(20):  # BETA-1 is not on the page: none of its events come
+            services.bus.publish("status", "BETA-1", connector=1, status="Faulted", error_code="x")
+        services.bus.publish("status", "ALPHA-1", connector=1, status="Faulted", error_code="x")
+        services.bus.publish("connected", "NEW-1", created=True)  # announced by the page
+        got = [await stream.event() for _ in range(3)]
+    assert [(e["type"], e["charger"]) for e in got[:2]] == [
+        ("status", "ALPHA-1"), ("connected", "NEW-1"),
+    ]  # fmt: skip
+    # One overview for the 22 events (at most one a second), with the counts they made.
+    assert got[2]["type"] == "overview"

@@ -1,0 +1,173 @@
+"""The ``--pages`` phase of ``scripts/bench.py``: the operator's pages at fleet size.
+
+A fresh server; ``--pages-chargers`` charger documents in its database (the load
+generator's ``BENCH#####`` chargers and seeded ``SEED#####`` ones, with vendors,
+models, serials and positions), of which ``--chargers`` connect through the load
+generator at ``--rate`` CALL/s. While that load runs, one logged-in operator asks for:
+
+* the dashboard (``GET /ocpp/``): time to the whole HTML and its size (the first,
+  cold request apart: it loads the fleet overview);
+* the charger list (a later dashboard page) and a search (``?q=<vendor>``);
+* the fleet map's markers (``/ocpp/map/markers.json``);
+* the live stream of the dashboard for ``--pages-stream`` seconds: bytes per second.
+
+Times are medians (and maxima) of ``--pages-repeat`` requests, in ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import http.cookiejar
+import statistics
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from models.chargers import new_charger, search_terms  # noqa: E402
+from models.db import connect  # noqa: E402
+from models.embedded import read_uri  # noqa: E402
+from models.users import UserRepo  # noqa: E402
+from ocppj.timeutil import utcnow  # noqa: E402
+
+USER = ("bench", "bench pages password")
+VENDORS = ("Acme", "Voltix", "Ampera", "Kilowatt", "Ionic")
+SEARCH = "voltix"
+TARGETS = {"dashboard_ms": 300, "dashboard_kb": 200, "list_ms": 200, "search_ms": 200,
+           "stream_kb_per_s": 50}  # fmt: skip
+
+
+async def _seed(uri: str, total: int, connected: int) -> None:
+    """Charger documents up to ``total`` (the first ``connected`` ids are the load
+    generator's) and the bench user."""
+    client, db = await connect(uri)
+    try:
+        await UserRepo(db).create(*USER)
+        now, docs = utcnow(), []
+        for n in range(total):
+            cid = f"BENCH{n:05d}" if n < connected else f"SEED{n:05d}"
+            doc = new_charger(cid, now)
+            doc["boot"] = {"vendor": VENDORS[n % len(VENDORS)], "model": f"M{n % 7}",
+                           "serial": f"SN-{n:06d}"}  # fmt: skip
+            doc["search"] = search_terms(doc)
+            doc["latitude"] = 25.5 + (n % 100) / 200
+            doc["longitude"] = -100.5 + (n // 100) / 200
+            status = "Faulted" if n % 97 == 0 else "Available"
+            doc["connectors"] = {"1": {"status": status, "error_code": "NoError", "ts": now}}
+            doc["statuses"] = [status]
+            docs.append(doc)
+        for n in range(0, len(docs), 500):
+            await db.chargers.insert_many(docs[n : n + 500])
+    finally:
+        await client.close()
+
+
+class Browser:
+    """One logged-in operator (cookies kept), timing whole responses."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def login(self) -> None:
+        """Get the login form's XSRF cookie, post the credentials."""
+        self.opener.open(self.base + "/ocpp/login", timeout=30).read()
+        xsrf = next(c.value for c in self.jar if c.name == "_xsrf")
+        body = urllib.parse.urlencode(
+            {"username": USER[0], "password": USER[1], "_xsrf": xsrf, "next": "/ocpp/"}
+        ).encode()
+        self.opener.open(self.base + "/ocpp/login", body, timeout=30).read()
+
+    def get(self, path: str) -> tuple[float, int]:
+        """(ms to the whole body, body bytes) of one GET."""
+        began = time.perf_counter()
+        with self.opener.open(self.base + path, timeout=60) as response:
+            body = response.read()
+        return (time.perf_counter() - began) * 1000, len(body)
+
+    def cookie_header(self) -> str:
+        """The cookies as one Cookie header."""
+        return "; ".join(f"{c.name}={c.value}" for c in self.jar)
+
+
+def _timed(browser: Browser, path: str, repeat: int) -> dict[str, Any]:
+    browser.get(path)  # warm: the first request of a path loads what it needs
+    runs = [browser.get(path) for _ in range(repeat)]
+    times = [ms for ms, _ in runs]
+    return {"median_ms": round(statistics.median(times), 1), "max_ms": round(max(times), 1),
+            "bytes": runs[-1][1]}  # fmt: skip
+
+
+def stream_rate(host: str, port: int, cookie: str, seconds: float) -> dict[str, Any]:
+    """Bytes per second of the dashboard's live stream, after its snapshot."""
+    conn = http.client.HTTPConnection(host, port, timeout=seconds + 30)
+    conn.request("GET", "/ocpp/live/events", headers={"Cookie": cookie,
+                                                     "Accept": "text/event-stream"})  # fmt: skip
+    response = conn.getresponse()
+    total, events, stop = 0, 0, threading.Event()
+    first = response.fp.readline()  # "retry: 3000"
+    while response.fp.readline().strip():  # the blank line after it
+        pass
+    snapshot = len(response.fp.readline())  # the snapshot's data line
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    began = time.monotonic()
+    try:
+        while not stop.is_set():
+            line = response.fp.readline()
+            if not line:
+                break
+            total += len(line)
+            events += line.startswith(b"data: ")
+    finally:
+        timer.cancel()
+        conn.close()
+    took = max(time.monotonic() - began, 1e-9)
+    return {"bytes_per_s": round(total / took), "events_per_s": round(events / took, 1),
+            "snapshot_bytes": snapshot + len(first)}  # fmt: skip
+
+
+def measure(port: int, data_dir: Path, args: Any, start_load) -> dict[str, Any]:
+    """Seed, start the load (``start_load()`` returns a handle with ``wait()``), measure
+    the pages while it runs; the figures and whether they meet the targets."""
+    uri = read_uri(data_dir)
+    if uri is None:
+        raise RuntimeError("the server's embedded database URI was not found")
+    asyncio.run(_seed(uri, max(args.pages_chargers, args.chargers), args.chargers))
+    load = start_load()
+    host, base = "127.0.0.1", f"http://127.0.0.1:{port}"
+    browser = Browser(base)
+    browser.login()
+    time.sleep(max(args.warmup, 0) + min(args.chargers / 500, 8))  # connections ramp up
+    cold_ms, _ = browser.get("/ocpp/")
+    figures = {
+        "dashboard_cold_ms": round(cold_ms, 1),
+        "dashboard": _timed(browser, "/ocpp/", args.pages_repeat),
+        "list": _timed(browser, "/ocpp/?page=50", args.pages_repeat),
+        "search": _timed(browser, f"/ocpp/?q={SEARCH}", args.pages_repeat),
+        "markers": _timed(browser, "/ocpp/map/markers.json", max(1, args.pages_repeat // 2)),
+        "stream": stream_rate(host, port, browser.cookie_header(), args.pages_stream),
+    }
+    load_result = load.wait()
+    figures["load_calls_per_s"] = load_result.get("calls_per_s")
+    figures["load_errors"] = load_result.get("errors")
+    figures["chargers_in_db"] = max(args.pages_chargers, args.chargers)
+    figures["connected"] = args.chargers
+    figures["passed"] = {
+        "dashboard_ms": figures["dashboard"]["median_ms"] < TARGETS["dashboard_ms"],
+        "dashboard_kb": figures["dashboard"]["bytes"] / 1000 < TARGETS["dashboard_kb"],
+        "list_ms": figures["list"]["median_ms"] < TARGETS["list_ms"],
+        "search_ms": figures["search"]["median_ms"] < TARGETS["search_ms"],
+        "stream_kb_per_s": figures["stream"]["bytes_per_s"] / 1000 < TARGETS["stream_kb_per_s"],
+    }
+    return figures
