@@ -140,6 +140,7 @@ class Fleet:
         self._energy_today_wh = 0.0
         self._site_names: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        self._unknown: set[str] = set()  # chargers with events but no row yet
 
     async def run(self) -> None:
         """Load the overview, then apply bus events as they come and reload every
@@ -177,7 +178,8 @@ class Fleet:
         since re-read."""
         if self._stale():
             await self.reload(only_stale=True)
-        dirty = self._chargers.take_dirty()
+        dirty = self._chargers.take_dirty() | self._unknown
+        self._unknown = set()
         if dirty:
             await self._refresh(dirty)
         return self
@@ -230,7 +232,9 @@ class Fleet:
         if kind == "transaction_stopped" and isinstance(event.get("energy_wh"), int | float):
             self._energy_today_wh += float(event["energy_wh"])
             self.version += 1
-        if row is None:
+        if row is None:  # created elsewhere (another instance, a script): read it
+            if isinstance(event.get("charger"), str) and kind in ("connected", "status", "boot"):
+                self._unknown.add(event["charger"])
             return
         connector = event.get("connector")
         if kind == "connected":

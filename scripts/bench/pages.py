@@ -35,7 +35,7 @@ if str(REPO) not in sys.path:
 
 from models.chargers import new_charger, search_terms  # noqa: E402
 from models.db import connect  # noqa: E402
-from models.embedded import read_uri  # noqa: E402
+from models.embedded import EmbeddedDatabase  # noqa: E402
 from models.users import UserRepo  # noqa: E402
 from ocppj.timeutil import utcnow  # noqa: E402
 
@@ -91,7 +91,7 @@ class Browser:
     def get(self, path: str) -> tuple[float, int]:
         """(ms to the whole body, body bytes) of one GET."""
         began = time.perf_counter()
-        with self.opener.open(self.base + path, timeout=60) as response:
+        with self.opener.open(self.base + path, timeout=120) as response:
             body = response.read()
         return (time.perf_counter() - began) * 1000, len(body)
 
@@ -137,27 +137,38 @@ def stream_rate(host: str, port: int, cookie: str, seconds: float) -> dict[str, 
             "snapshot_bytes": snapshot + len(first)}  # fmt: skip
 
 
-def measure(port: int, data_dir: Path, args: Any, start_load) -> dict[str, Any]:
-    """Seed, start the load (``start_load()`` returns a handle with ``wait()``), measure
-    the pages while it runs; the figures and whether they meet the targets."""
-    uri = read_uri(data_dir)
-    if uri is None:
-        raise RuntimeError("the server's embedded database URI was not found")
-    asyncio.run(_seed(uri, max(args.pages_chargers, args.chargers), args.chargers))
+def seed(data_dir: Path, args: Any) -> None:
+    """The chargers and the bench user in the embedded database of ``data_dir``, before
+    the server starts on it (it then loads its fleet overview with them)."""
+    database = EmbeddedDatabase(data_dir)
+    uri = database.start()
+    try:
+        asyncio.run(_seed(uri, max(args.pages_chargers, args.chargers), args.chargers))
+    finally:
+        database.stop()
+
+
+def measure(port: int, args: Any, start_load) -> dict[str, Any]:
+    """Start the load (``start_load()`` returns a handle with ``wait()``), measure the
+    pages while it runs; the figures and whether they meet the targets."""
     load = start_load()
     host, base = "127.0.0.1", f"http://127.0.0.1:{port}"
     browser = Browser(base)
     browser.login()
     time.sleep(max(args.warmup, 0) + min(args.chargers / 500, 8))  # connections ramp up
-    cold_ms, _ = browser.get("/ocpp/")
-    figures = {
-        "dashboard_cold_ms": round(cold_ms, 1),
-        "dashboard": _timed(browser, "/ocpp/", args.pages_repeat),
-        "list": _timed(browser, "/ocpp/?page=50", args.pages_repeat),
-        "search": _timed(browser, f"/ocpp/?q={SEARCH}", args.pages_repeat),
-        "markers": _timed(browser, "/ocpp/map/markers.json", max(1, args.pages_repeat // 2)),
-        "stream": stream_rate(host, port, browser.cookie_header(), args.pages_stream),
-    }
+    stage = "dashboard"
+    try:
+        cold_ms, _ = browser.get("/ocpp/")
+        figures: dict[str, Any] = {"dashboard_cold_ms": round(cold_ms, 1)}
+        for stage, path in (("dashboard", "/ocpp/"), ("list", "/ocpp/?page=50"),
+                            ("search", f"/ocpp/?q={SEARCH}")):  # fmt: skip
+            figures[stage] = _timed(browser, path, args.pages_repeat)
+        stage = "markers"
+        figures[stage] = _timed(browser, "/ocpp/map/markers.json", max(1, args.pages_repeat // 2))
+        stage = "stream"
+        figures[stage] = stream_rate(host, port, browser.cookie_header(), args.pages_stream)
+    except OSError as exc:
+        raise RuntimeError(f"{stage}: {exc}") from exc
     load_result = load.wait()
     figures["load_calls_per_s"] = load_result.get("calls_per_s")
     figures["load_errors"] = load_result.get("errors")

@@ -311,14 +311,15 @@ class BackgroundLoad:
 
 def run_pages(args: argparse.Namespace) -> dict:
     """The ``--pages`` phase: the operator's pages at fleet size under load."""
-    from bench.pages import measure  # imported here: it loads the server's models
+    from bench.pages import measure, seed  # imported here: it loads the server's models
 
     cpus = plan_cpus(args.server_cpu)
     server = ServerProcess("csms", args, cpus[0], cpus[1] if args.db_cpu == "load" else None)
     try:
+        seed(server.tmp / "data", args)
         server.start()
         cmd = load_command(args, server, args.rate, cpus[1])
-        figures = measure(server.port, server.tmp / "data", args, lambda: BackgroundLoad(cmd))
+        figures = measure(server.port, args, lambda: BackgroundLoad(cmd))
     except (OSError, RuntimeError, ValueError) as exc:
         raise BenchError(f"pages: {exc}") from exc
     finally:
