@@ -173,10 +173,10 @@ class Fleet:
             log.exception("fleet overview reload failed")
 
     async def current(self) -> Fleet:
-        """The overview, loaded when it never was (or is ``max_age`` old: ``run`` reloads
-        it in the background before that), with the chargers the repository changed
-        since re-read."""
-        if self._stale():
+        """The overview, loaded when it never was (or is twice ``max_age`` old: ``run``
+        reloads it in the background at ``max_age``, so a request seldom waits), with the
+        chargers the repository changed since re-read."""
+        if self._stale(2.0):
             await self.reload(only_stale=True)
         dirty = self._chargers.take_dirty() | self._unknown
         self._unknown = set()
@@ -184,9 +184,9 @@ class Fleet:
             await self._refresh(dirty)
         return self
 
-    def _stale(self) -> bool:
+    def _stale(self, factor: float = 1.0) -> bool:
         loop = asyncio.get_running_loop()
-        if self._loaded_at is None or loop.time() - self._loaded_at >= self.max_age:
+        if self._loaded_at is None or loop.time() - self._loaded_at >= factor * self.max_age:
             return True
         return self._day is not None and midnight(utcnow()) != self._day
 
@@ -194,7 +194,7 @@ class Fleet:
         """Read every charger (a few fields) and today's energy from the database (when
         ``only_stale``: unless another reload has just done it)."""
         async with self._lock:
-            if only_stale and not self._stale() and self.max_age > 0:
+            if only_stale and not self._stale(2.0) and self.max_age > 0:
                 return
             loop = asyncio.get_running_loop()
             await self._chargers.flush()

@@ -11,14 +11,20 @@ generator at ``--rate`` CALL/s. While that load runs, one logged-in operator ask
 * the fleet map's markers (``/ocpp/map/markers.json``);
 * the live stream of the dashboard for ``--pages-stream`` seconds: bytes per second.
 
+The pages are timed while the chargers send ``--pages-rate`` CALL/s; the stream is then
+measured in a second load at ``--rate`` CALL/s (the embedded database falls behind
+above ~600 CALL/s of the charging mix, see the README, and every page waits for it).
+
 Times are medians (and maxima) of ``--pages-repeat`` requests, in ms.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import http.client
 import http.cookiejar
+import json
 import statistics
 import sys
 import threading
@@ -148,37 +154,72 @@ def seed(data_dir: Path, args: Any) -> None:
         database.stop()
 
 
+def wait_connected(base: str, connected: int, timeout: float) -> float:
+    """Seconds until ``connected`` chargers are online (the API's count), at most
+    ``timeout``."""
+    token = base64.b64encode(f"{USER[0]}:{USER[1]}".encode()).decode()
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        request = urllib.request.Request(base + "/ocpp/chargers/?status=online&per_page=1")
+        request.add_header("Authorization", f"Basic {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                if json.loads(response.read())["total"] >= connected:
+                    break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return round(time.monotonic() - began, 1)
+
+
+def _stage(figures: dict[str, Any], name: str, measure) -> None:
+    """One figure; a failure (a timeout under load) is reported, not fatal."""
+    try:
+        figures[name] = measure()
+    except OSError as exc:
+        figures[name] = {"error": str(exc) or type(exc).__name__}
+
+
 def measure(port: int, args: Any, start_load) -> dict[str, Any]:
-    """Start the load (``start_load()`` returns a handle with ``wait()``), measure the
-    pages while it runs; the figures and whether they meet the targets."""
-    load = start_load()
+    """Two loads of the ``--chargers`` connected chargers (``start_load(rate)`` returns a
+    handle with ``wait()``): at ``--pages-rate`` CALL/s the pages are timed, at
+    ``--rate`` the live stream is measured; the figures and whether they meet the
+    targets."""
     host, base = "127.0.0.1", f"http://127.0.0.1:{port}"
     browser = Browser(base)
     browser.login()
-    time.sleep(max(args.warmup, 0) + min(args.chargers / 500, 8))  # connections ramp up
-    stage = "dashboard"
-    try:
-        cold_ms, _ = browser.get("/ocpp/")
-        figures: dict[str, Any] = {"dashboard_cold_ms": round(cold_ms, 1)}
-        for stage, path in (("dashboard", "/ocpp/"), ("list", "/ocpp/?page=50"),
-                            ("search", f"/ocpp/?q={SEARCH}")):  # fmt: skip
-            figures[stage] = _timed(browser, path, args.pages_repeat)
-        stage = "markers"
-        figures[stage] = _timed(browser, "/ocpp/map/markers.json", max(1, args.pages_repeat // 2))
-        stage = "stream"
-        figures[stage] = stream_rate(host, port, browser.cookie_header(), args.pages_stream)
-    except OSError as exc:
-        raise RuntimeError(f"{stage}: {exc}") from exc
-    load_result = load.wait()
-    figures["load_calls_per_s"] = load_result.get("calls_per_s")
-    figures["load_errors"] = load_result.get("errors")
+    figures: dict[str, Any] = {}
+    load = start_load(args.pages_rate)
+    figures["ramp_s"] = wait_connected(base, args.chargers, 300)
+    _stage(figures, "dashboard_cold_ms", lambda: round(browser.get("/ocpp/")[0], 1))
+    for name, path in (("dashboard", "/ocpp/"), ("list", "/ocpp/?page=50"),
+                       ("search", f"/ocpp/?q={SEARCH}")):  # fmt: skip
+        _stage(figures, name, lambda path=path: _timed(browser, path, args.pages_repeat))
+    repeat = max(1, args.pages_repeat // 2)
+    _stage(figures, "markers", lambda: _timed(browser, "/ocpp/map/markers.json", repeat))
+    figures["pages_load"] = _summary(load.wait())
+    load = start_load(args.rate)
+    figures["stream_ramp_s"] = wait_connected(base, args.chargers, 300)
+    time.sleep(args.warmup)
+    cookie = browser.cookie_header()
+    _stage(figures, "stream", lambda: stream_rate(host, port, cookie, args.pages_stream))
+    figures["stream_load"] = _summary(load.wait())
     figures["chargers_in_db"] = max(args.pages_chargers, args.chargers)
     figures["connected"] = args.chargers
+
+    def below(name: str, key: str, limit: float, scale: float = 1.0) -> bool:
+        value = figures.get(name, {}).get(key)
+        return value is not None and value / scale < limit
+
     figures["passed"] = {
-        "dashboard_ms": figures["dashboard"]["median_ms"] < TARGETS["dashboard_ms"],
-        "dashboard_kb": figures["dashboard"]["bytes"] / 1000 < TARGETS["dashboard_kb"],
-        "list_ms": figures["list"]["median_ms"] < TARGETS["list_ms"],
-        "search_ms": figures["search"]["median_ms"] < TARGETS["search_ms"],
-        "stream_kb_per_s": figures["stream"]["bytes_per_s"] / 1000 < TARGETS["stream_kb_per_s"],
+        "dashboard_ms": below("dashboard", "median_ms", TARGETS["dashboard_ms"]),
+        "dashboard_kb": below("dashboard", "bytes", TARGETS["dashboard_kb"], 1000),
+        "list_ms": below("list", "median_ms", TARGETS["list_ms"]),
+        "search_ms": below("search", "median_ms", TARGETS["search_ms"]),
+        "stream_kb_per_s": below("stream", "bytes_per_s", TARGETS["stream_kb_per_s"], 1000),
     }
     return figures
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    return {key: result.get(key) for key in ("offered_rate", "calls_per_s", "errors")}

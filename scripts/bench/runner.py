@@ -318,8 +318,10 @@ def run_pages(args: argparse.Namespace) -> dict:
     try:
         seed(server.tmp / "data", args)
         server.start()
-        cmd = load_command(args, server, args.rate, cpus[1])
-        figures = measure(server.port, args, lambda: BackgroundLoad(cmd))
+        figures = measure(
+            server.port, args,
+            lambda rate: BackgroundLoad(load_command(args, server, rate, cpus[1])),
+        )  # fmt: skip
     except (OSError, RuntimeError, ValueError) as exc:
         raise BenchError(f"pages: {exc}") from exc
     finally:
@@ -418,6 +420,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=10_000,
         help="chargers in the database for --pages (10000)",
+    )
+    parser.add_argument(
+        "--pages-rate", type=float, default=100.0, help="CALL/s while --pages times the pages (100)"
     )
     parser.add_argument("--pages-repeat", type=int, default=10, help="requests per page (10)")
     parser.add_argument("--pages-stream", type=float, default=10.0,

@@ -248,8 +248,11 @@ async def test_landing_page_is_public_with_energy_total_and_sessions(http_url, s
                      page)  # fmt: skip
     assert "status-Charging" not in page
     assert '<strong id="energy-total">6.23 kWh</strong>' in page
-    rows = [
-        re.sub(r"\s+", " ", row).strip()
+    assert '<td><time datetime="2025-03-01T14:00:00Z" data-local>2025-03-01 14:00:00 UTC' in page
+    rows = [  # dates as rendered (format.js shows them in the reader's time zone)
+        re.sub(
+            r'<time datetime="[^"]+" data-local>(.*?)</time>', r"\1", re.sub(r"\s+", " ", row)
+        ).strip()
         for row in re.findall(r'<tr class="session-row">(.*?)</tr>', page, re.S)
     ]
     # Numbered by row, never by transaction id (ids are predictable: issue 21).
