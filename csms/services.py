@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from csms.alert_rules import AlertSettings
 from csms.certificate_authority import CertificateAuthority
 from csms.events import EventBus
+from csms.fleet import Fleet
 from csms.logfiles import FrameLog
 from csms.metrics import Metrics
 from csms.registers import LastRegisters
@@ -74,6 +75,9 @@ class CsmsSettings:
     # large network would make one series per charger).
     alerts: AlertSettings = field(default_factory=AlertSettings)
     metrics_per_charger: bool = False
+    # Seconds between full reloads of the fleet overview (csms.fleet; live events and
+    # the repository's changed chargers keep it current in between).
+    fleet_max_age: float = 60.0
 
 
 @dataclass
@@ -117,6 +121,8 @@ class Services:
     registry: ConnectionRegistry | None = None
     # Load management (csms.load_management.LoadManager), attached by handlers.routes.make_app.
     load: Any = None
+    # The fleet overview (csms.fleet.Fleet): counts, pages by attention, map markers.
+    fleet: Fleet | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _spawned: set[asyncio.Task] = field(default_factory=set)
 
@@ -168,6 +174,9 @@ class Services:
             allocations=AllocationRepo(db),
             metrics=Metrics(per_charger=settings.metrics_per_charger),
         )
+        built.fleet = Fleet(
+            built.chargers, built.transactions, built.sites, built.bus, settings.fleet_max_age
+        )
         return built
 
     @property
@@ -184,6 +193,8 @@ class Services:
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._prune_loop()))
         self.metrics.start()
+        if self.fleet is not None:
+            self._tasks.append(loop.create_task(self.fleet.run()))
         if self.alerts is not None:
             self._tasks.append(loop.create_task(self.alerts.run()))
 

@@ -190,7 +190,7 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
     def get_template_namespace(self) -> dict[str, Any]:
         """Templates also see the web settings and a datetime formatter."""
         namespace = super().get_template_namespace()
-        namespace.update(web=self.web, fmt_dt=fmt_dt)
+        namespace.update(web=self.web, fmt_dt=fmt_dt, kw=kw, kwh=kwh)
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
@@ -342,6 +342,12 @@ def session_version(user: dict[str, Any]) -> int:
 def kwh(wh: float | None, places: int = 2) -> str:
     """Wh as kWh with ``places`` decimals (pages: 2, the admin's tables: 3); "" for unknown."""
     return "" if wh is None else f"{wh / 1000:.{places}f}"
+
+
+def kw(watts: float | None, places: int = 1) -> str:
+    """W as kW with ``places`` decimals (the one rounding of power on pages); "" for
+    unknown (static/js/format.js rounds the same way)."""
+    return "" if watts is None else f"{watts / 1000:.{places}f}"
 
 
 # Outcomes of a call to a charger that are not a plain 200 for the API and the admin.

@@ -1,10 +1,12 @@
 """Live dashboard state: the view of every charger, and server-sent events from the bus.
 
 ``GET /ocpp/live/events`` (login required) streams ``text/event-stream``: first
-``{"type": "snapshot", "chargers": [...]}`` (the dashboard state, read after
-subscribing so nothing published meanwhile is lost), then every bus event as
-one ``data:`` line of JSON, and a keep-alive comment after ``live_keepalive``
-seconds of silence. The stream is bounded: the bus queue is bounded (a slow
+``{"type": "snapshot", "chargers": [...], "total": n}`` of the dashboard page the query
+names (``q``, ``status``, ``page``; read after subscribing so nothing published meanwhile
+is lost) and ``{"type": "overview", ...counts}``, then the bus events of the chargers on
+that page (and new chargers' ``connected``), each as one ``data:`` line of JSON; the
+overview again when it changed, at most once a second; a keep-alive comment after
+``live_keepalive`` seconds of silence. The stream is bounded: the bus queue is bounded (a slow
 browser loses events, never the server), and the response ends after
 ``live_max_age`` seconds; EventSource reconnects by itself and gets a fresh
 snapshot. Browsers cannot use WebSockets here: every upgrade is a charger.
@@ -23,6 +25,7 @@ from tornado.iostream import StreamClosedError
 
 from csms.billing import cost_text, running_cost
 from csms.chargers import STATUS_FILTERS
+from csms.fleet import STATES, Fleet
 from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers.api.views import connector_states, offline_since
@@ -36,6 +39,7 @@ MAX_PAGE = 1_000_000
 CHART_POINTS = 120
 MAX_EVENTS_PER_WRITE = 200
 CONCURRENT_READS = 16
+OVERVIEW_EVERY = 1.0  # seconds: the overview counts are sent at most this often
 
 
 def _series(docs: list[dict[str, Any]], offset: float = 0.0) -> list[list[Any]]:
@@ -49,15 +53,15 @@ def _series(docs: list[dict[str, Any]], offset: float = 0.0) -> list[list[Any]]:
     return points
 
 
-async def session_view(services: Services, tx: dict[str, Any]) -> dict[str, Any]:
-    """An open transaction with its recent power (W) and session energy (Wh) series."""
+async def session_view(
+    services: Services, tx: dict[str, Any], points: int = CHART_POINTS
+) -> dict[str, Any]:
+    """An open transaction with its recent power (W) and session energy (Wh) series (the
+    last ``points`` readings of each: the page's first HTML asks for 1, the live
+    snapshot, which draws the charts, for ``CHART_POINTS``)."""
     meter_start = tx.get("meter_start") or 0
-    power_docs, _ = await services.meter_values.search(
-        transaction=tx["_id"], measurand=POWER, limit=CHART_POINTS
-    )
-    energy_docs, _ = await services.meter_values.search(
-        transaction=tx["_id"], measurand=ENERGY_REGISTER, limit=CHART_POINTS
-    )
+    power_docs = await services.meter_values.latest_of(tx["_id"], POWER, points)
+    energy_docs = await services.meter_values.latest_of(tx["_id"], ENERGY_REGISTER, points)
     power = _series(power_docs)
     energy = _series(energy_docs, offset=meter_start)
     cost = await running_cost(services, tx, utcnow())
@@ -132,7 +136,7 @@ class ChargerFilter:
         page = handler.get_query_argument("page", "1")
         return cls(
             q,
-            status if status in STATUS_FILTERS else "",
+            status if status in STATUS_FILTERS or status in STATES else "",
             int(page) if page.isdigit() and 0 < int(page) <= MAX_PAGE else 1,
         )
 
@@ -151,27 +155,37 @@ async def dashboard_state(
     registry: ConnectionRegistry,
     chosen: ChargerFilter | None = None,
     per_page: int = DASHBOARD_PAGE_SIZE,
+    points: int = CHART_POINTS,
 ) -> tuple[list[dict], int]:
-    """The views of one page of chargers (by id) with their open sessions, and how many
-    chargers match in all.
+    """The views of one page of chargers, what needs attention first (``csms.fleet``),
+    with their open sessions, and how many chargers match in all.
 
     Buffered state and meter values are flushed first so the view is current.
     """
     chosen = chosen or ChargerFilter()
+    fleet = await services.fleet.current()
     await services.chargers.flush()
     await services.meter_values.flush()
-    chargers, total = await services.chargers.search(
-        chosen.q or None, chosen.status or None, (chosen.page - 1) * per_page, per_page
-    )
+    ids, total = fleet.page(chosen.q, chosen.status, (chosen.page - 1) * per_page, per_page)
+    docs = await services.chargers.get_many(ids)
+    chargers = [docs[cid] for cid in ids if cid in docs]
+    open_txs = await services.transactions.open_for_chargers(ids)
     limit = asyncio.Semaphore(CONCURRENT_READS)
 
     async def build(charger: dict[str, Any]) -> dict[str, Any]:
         async with limit:
-            txs = await services.transactions.open_for_charger(charger["_id"])
-            sessions = [await session_view(services, tx) for tx in txs]
-        return charger_card(charger, charger["_id"] in registry, sessions)
+            txs = open_txs.get(charger["_id"], [])
+            sessions = [await session_view(services, tx, points) for tx in txs]
+        card = charger_card(charger, charger["_id"] in registry, sessions)
+        row = fleet.rows.get(charger["_id"])
+        return {**card, "state": row.state if row is not None else None}
 
     return list(await asyncio.gather(*(build(charger) for charger in chargers))), total
+
+
+def overview_event(fleet: Fleet) -> dict[str, Any]:
+    """The ``overview`` event: the fleet's counts, power now and energy today."""
+    return {"type": "overview", **fleet.counts()}
 
 
 def sse_message(event: dict[str, Any]) -> bytes:
@@ -186,10 +200,12 @@ class LiveEventsHandler(BaseHandler):
         """Per-request state."""
         self._queue: asyncio.Queue | None = None
         self._gone = False
+        self._page: set[str] = set()  # the chargers on the page in view
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        """Stream a snapshot, then events, until the client leaves or the stream ages out."""
+        """Stream a snapshot of the page in view, then its chargers' events and the
+        overview counts (coalesced), until the client leaves or the stream ages out."""
         keepalive, max_age = self.live.keepalive, self.live.max_age
         self.set_header("Content-Type", "text/event-stream; charset=utf-8")
         self.set_header("Cache-Control", "no-cache, no-store")
@@ -202,21 +218,35 @@ class LiveEventsHandler(BaseHandler):
             self.write(b"retry: 3000\n\n")
             chosen = ChargerFilter.of(self)
             state, total = await dashboard_state(self.services, self.registry, chosen)
+            self._page = {card["id"] for card in state}
             self.write(sse_message({"type": "snapshot", "chargers": state, "total": total}))
+            fleet = self.services.fleet
+            self.write(sse_message(overview_event(fleet)))
+            sent, next_overview, watch_until = fleet.version, loop.time() + OVERVIEW_EVERY, 0.0
             await self.flush()
             while not self._gone:
-                remaining = deadline - loop.time()
+                now = loop.time()
+                remaining = deadline - now
                 if remaining <= 0:
                     break
+                wait = min(keepalive, remaining)
+                if now < watch_until:  # the counts may change: look again when due
+                    wait = min(wait, max(0.0, next_overview - now))
                 try:  # asyncio.timeout keeps a cancel (unlike wait_for on Python 3.11)
-                    async with asyncio.timeout(min(keepalive, remaining)):
+                    async with asyncio.timeout(wait):
                         event = await queue.get()
                 except TimeoutError:
-                    self.write(b": keep-alive\n\n")
+                    event = None
+                    if loop.time() >= watch_until:
+                        self.write(b": keep-alive\n\n")
                 else:
                     if event is None:  # the client went away
                         break
                     await self._write_events(event, queue)
+                    watch_until = loop.time() + 2 * OVERVIEW_EVERY
+                if fleet.version != sent and loop.time() >= next_overview:
+                    self.write(sse_message(overview_event(fleet)))
+                    sent, next_overview = fleet.version, loop.time() + OVERVIEW_EVERY
                 await self.flush()
         except StreamClosedError:
             self._gone = True
@@ -225,8 +255,16 @@ class LiveEventsHandler(BaseHandler):
         if not self._gone:
             self.finish()
 
+    def _shown(self, event: dict[str, Any]) -> bool:
+        """Whether the page in view shows ``event``: one of its chargers', or a new
+        charger's registration (the page announces it)."""
+        if event.get("charger") in self._page:
+            return True
+        return event.get("type") == "connected" and bool(event.get("created"))
+
     async def _write_events(self, first: dict[str, Any], queue: asyncio.Queue) -> None:
-        """Write ``first`` and whatever else is queued already (bounded), enriched."""
+        """Write ``first`` and whatever else is queued already (bounded), enriched; events
+        of chargers the page does not show are dropped."""
         events = [first]
         while len(events) < MAX_EVENTS_PER_WRITE and not queue.empty():
             event = queue.get_nowait()
@@ -235,7 +273,8 @@ class LiveEventsHandler(BaseHandler):
                 break
             events.append(event)
         for event in events:
-            self.write(sse_message(await self._enrich(event)))
+            if self._shown(event):
+                self.write(sse_message(await self._enrich(event)))
 
     async def _enrich(self, event: dict[str, Any]) -> dict[str, Any]:
         """Add what the page needs to chart a new session (its meter start and start time)."""

@@ -11,13 +11,16 @@ import tornado.web
 
 from csms import billing
 from csms.alerts import alert_view
-from csms.chargers import STATUS_FILTERS
+from csms.chargers import CONNECTOR_STATUSES
+from csms.fleet import STATES
 from handlers import qrcodes
 from handlers.base import BaseHandler, Pager, kwh, to_json
 from handlers.live import DASHBOARD_PAGE_SIZE, ChargerFilter, charger_card, dashboard_state
 from ocppj.timeutil import utcnow
 
 LOG_PAGE_SIZE = 50
+# The dashboard's filters: the overview's states, then connected, then connector statuses.
+DASHBOARD_FILTERS = (*STATES, "online", *CONNECTOR_STATUSES)
 SESSION_PAGE_SIZE = 50
 
 
@@ -66,15 +69,18 @@ class DashboardHandler(PageHandler):
     async def get(self) -> None:
         """Render the cards; the page's script subscribes to the live stream."""
         chosen = ChargerFilter.of(self)
-        chargers, total = await dashboard_state(self.services, self.registry, chosen)
-        state = to_json({"chargers": chargers}).decode()
+        # The latest figures only: the live stream's snapshot brings the chart series.
+        chargers, total = await dashboard_state(self.services, self.registry, chosen, points=1)
+        # The script needs only the sessions (the cards are in the HTML).
+        views = [{"id": card["id"], "sessions": card["sessions"]} for card in chargers]
+        state = to_json({"chargers": views}).decode()
         pager = Pager(chosen.page, DASHBOARD_PAGE_SIZE, total, "/ocpp/", chosen.fields())
         open_alerts, alert_total = await self.services.alerts.repo.search(True, limit=10)
         self.render(
             "dashboard.html", chargers=chargers, state_json=state, pager=pager, chosen=chosen,
-            statuses=STATUS_FILTERS, events_url="/ocpp/live/events?" + chosen.query(),
+            statuses=DASHBOARD_FILTERS, events_url="/ocpp/live/events?" + chosen.query(),
             open_alerts=[{**alert_view(doc), "opened": doc["opened"]} for doc in open_alerts],
-            alert_total=alert_total,
+            alert_total=alert_total, overview=self.services.fleet.counts(),
         )  # fmt: skip
 
 

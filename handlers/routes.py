@@ -20,7 +20,7 @@ from tornado.routing import Rule
 from csms.load_management import LoadManager, LoadSettings
 from csms.registry import ConnectionRegistry
 from csms.services import Services
-from handlers import auth, health, live, metrics, pages
+from handlers import auth, fleet_map, health, live, metrics, pages
 from handlers.admin import alerts as admin_alerts
 from handlers.admin import certificates as admin_certificates
 from handlers.admin import chargers as admin_chargers
@@ -70,7 +70,7 @@ class VendorStaticHandler(StaticHandler):
 
 # The modules whose ``default_handlers`` are served, in matching order.
 HTTP_MODULES = (
-    health, auth, pages, live,
+    health, auth, pages, live, fleet_map,
     api_chargers, api_data, api_rfid, api_tariffs, api_reports, api_sites, api_alerts,
     api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import tornado.web
+from tornado.escape import xhtml_escape
 
 from handlers import qrcodes
+from handlers.base import fmt_dt
 
 
 class QRCode(tornado.web.UIModule):
@@ -34,4 +37,16 @@ class QRCode(tornado.web.UIModule):
         )
 
 
-UI_MODULES: dict = {"QRCode": QRCode}
+class Time(tornado.web.UIModule):
+    """``{% module Time(value) %}``: a datetime on one line, in UTC as rendered and in the
+    reader's time zone once static/js/format.js has run (``<time data-local>``)."""
+
+    def render(self, value: datetime | None, empty: str = "") -> str:
+        """The ``<time>`` element (``empty`` escaped when there is no datetime)."""
+        if value is None:
+            return xhtml_escape(empty)
+        iso = value.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f'<time datetime="{iso}" data-local>{xhtml_escape(fmt_dt(value))}</time>'
+
+
+UI_MODULES: dict = {"QRCode": QRCode, "Time": Time}

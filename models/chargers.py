@@ -119,6 +119,18 @@ class ChargerRepo:
         self.observed = observed or state
         self.require_rfid_default = require_rfid_default
         self.default_security_profile = default_security_profile
+        # Chargers changed by the rare writes (created, renamed, booted, deleted) since
+        # the fleet overview last asked (``take_dirty``); statuses reach it by the bus.
+        self._dirty: set[str] = set()
+
+    def take_dirty(self) -> set[str]:
+        """The ids of chargers changed by the rare writes since the last call."""
+        dirty, self._dirty = self._dirty, set()
+        return dirty
+
+    async def every(self, fields: tuple[str, ...]) -> list[dict[str, Any]]:
+        """Every charger, only ``fields`` of it (the fleet overview's one full read)."""
+        return await self._coll.find({}, dict.fromkeys(fields, 1)).to_list()
 
     async def flush(self) -> None:
         """Write every queued charger update now."""
@@ -160,6 +172,7 @@ class ChargerRepo:
             await self._coll.insert_one(doc)
         except DuplicateKeyError:  # another connection created it meanwhile
             return await self.connect(charger_id, path, now)
+        self._dirty.add(charger_id)
         return doc, True
 
     async def disconnected(self, charger_id: str, now: datetime, connected_at: datetime) -> None:
@@ -174,6 +187,7 @@ class ChargerRepo:
         """A connection that was given up while it registered (its ``connected_at`` is
         ``abandoned_at``) gives the record back to the connection still live (``live_at``),
         so that the charger shows connected and the live one's close marks it offline."""
+        self._dirty.add(charger_id)
         await self._coll.update_one(
             {"_id": charger_id, "connected_at": abandoned_at},
             {"$set": {"connected": True, "connected_at": live_at}},
@@ -190,6 +204,7 @@ class ChargerRepo:
             doc = await self._coll.find_one({"_id": charger_id}, {"name": 1})
             name = None if doc is None else doc.get("name")
         terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
+        self._dirty.add(charger_id)
         await self._coll.update_one(
             {"_id": charger_id},
             {"$set": {"boot": boot, "last_seen": now, "updated": now, "search": terms}},
@@ -213,6 +228,7 @@ class ChargerRepo:
 
     async def update(self, charger_id: str, fields: dict[str, Any]) -> bool:
         """Change fields at once; False when the charger does not exist."""
+        self._dirty.add(charger_id)
         if "name" not in fields:
             result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
             return result.matched_count == 1
@@ -245,6 +261,7 @@ class ChargerRepo:
                 | fields
             )
             doc["search"] = search_terms(doc)  # the name given counts from the start
+            self._dirty.add(charger_id)
             await self._coll.insert_one(doc)
         except DuplicateKeyError:
             return False
@@ -253,6 +270,7 @@ class ChargerRepo:
     async def delete_with_data(self, charger_id: str) -> dict[str, int]:
         """Delete a charger and everything recorded for it; return the counts per collection."""
         db = self._coll.database
+        self._dirty.add(charger_id)
         counts = {"chargers": (await self._coll.delete_one({"_id": charger_id})).deleted_count}
         for name in ("transactions", "messages", "commands", "anomalies", "security_events",
                      "reservations", "charging_profiles", "certificates"):  # fmt: skip

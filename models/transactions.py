@@ -7,7 +7,7 @@ they use majority write concern and are never batched.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import DESCENDING, WriteConcern
@@ -145,6 +145,16 @@ class TransactionRepo:
         cursor = self._coll.find({"charger": charger, "open": True}).sort("connector", 1)
         return await cursor.limit(limit).to_list()
 
+    async def open_for_chargers(self, chargers: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The open transactions of each of ``chargers`` (one query), by connector."""
+        found: dict[str, list[dict[str, Any]]] = {cid: [] for cid in chargers}
+        if not chargers:
+            return found
+        cursor = self._coll.find({"charger": {"$in": chargers}, "open": True})
+        for doc in sorted(await cursor.to_list(), key=lambda tx: tx.get("connector") or 0):
+            found.setdefault(doc["charger"], []).append(doc)
+        return found
+
     async def search(
         self,
         charger: str | None = None,
@@ -188,6 +198,17 @@ class TransactionRepo:
         ]
         rows = await (await self._coll.aggregate(pipeline)).to_list()
         return float(rows[0]["wh"]) if rows else 0.0
+
+    async def energy_stopped_since(self, since: datetime, longest: float = 2.0) -> float:
+        """Energy (Wh) of the sessions stopped since ``since`` that started at most
+        ``longest`` days before it (index start)."""
+        pipeline = [
+            {"$match": {"start_ts": {"$gte": since - timedelta(days=longest)},
+                        "open": False, "stop_ts": {"$gte": since}}},
+            {"$group": {"_id": None, "wh": {"$sum": "$energy_wh"}}},
+        ]  # fmt: skip
+        rows = await (await self._coll.aggregate(pipeline)).to_list()
+        return float(rows[0]["wh"] or 0) if rows else 0.0
 
     async def count_open(self) -> int:
         """How many sessions are open now (index open_start)."""

@@ -51,8 +51,9 @@ def db_name():
 
 @pytest.fixture
 def settings():
-    """OCPP-side settings for tests: short flush interval so reads see writes quickly."""
-    return CsmsSettings(heartbeat_interval=120, flush_interval=0.02)
+    """OCPP-side settings for tests: short flush interval so reads see writes quickly; the
+    fleet overview read again at every use (tests write charger documents directly)."""
+    return CsmsSettings(heartbeat_interval=120, flush_interval=0.02, fleet_max_age=0)
 
 
 @pytest.fixture

@@ -213,14 +213,20 @@ class ServerProcess:
         return took, killed
 
 
-def run_load(args: argparse.Namespace, server: ServerProcess, rate: float, cpu: int | None):
-    """Run the load generator against ``server``; its JSON summary (raise BenchError)."""
+def load_command(args: argparse.Namespace, server: ServerProcess, rate: float, cpu: int | None):
+    """The load generator's command line against ``server``."""
     cmd = [sys.executable, str(HERE / "load.py"), "--url", f"ws://{HOST}:{server.port}/"]
     cmd += ["--chargers", str(args.chargers), "--rate", str(rate), "--mix", args.mix]
     cmd += ["--duration", str(args.duration), "--warmup", str(args.warmup)]
     cmd += ["--server-pid", str(server.pid), "--call-timeout", str(args.call_timeout)]
     if cpu is not None:
         cmd += ["--cpu", str(cpu)]
+    return cmd
+
+
+def run_load(args: argparse.Namespace, server: ServerProcess, rate: float, cpu: int | None):
+    """Run the load generator against ``server``; its JSON summary (raise BenchError)."""
+    cmd = load_command(args, server, rate, cpu)
     limit = args.warmup + args.duration + 4 * args.call_timeout + args.chargers / 10 + 60
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=limit, cwd=REPO)
@@ -288,8 +294,49 @@ def run_phase(args, kind: str, rate: float, cpus: tuple[int | None, int | None])
     return result
 
 
+class BackgroundLoad:
+    """The load generator running while the pages are measured (``--pages``)."""
+
+    def __init__(self, cmd: list[str]):
+        self.process = subprocess.Popen(
+            cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def wait(self) -> dict[str, Any]:
+        """Its JSON summary once it has finished (raise BenchError)."""
+        out, err = self.process.communicate()
+        if self.process.returncode != 0:
+            lines = err.strip().splitlines() or [f"exit code {self.process.returncode}"]
+            raise BenchError("load generator: " + lines[-1].removeprefix("error: "))
+        return json.loads(out)
+
+
+def run_pages(args: argparse.Namespace) -> dict:
+    """The ``--pages`` phase: the operator's pages at fleet size under load."""
+    from bench.pages import measure, seed  # imported here: it loads the server's models
+
+    cpus = plan_cpus(args.server_cpu)
+    server = ServerProcess("csms", args, cpus[0], cpus[1] if args.db_cpu == "load" else None)
+    try:
+        seed(server.tmp / "data", args)
+        server.start()
+        figures = measure(
+            server.port, args,
+            lambda rate: BackgroundLoad(load_command(args, server, rate, cpus[1])),
+        )  # fmt: skip
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise BenchError(f"pages: {exc}") from exc
+    finally:
+        server.stop(args.stop_timeout)
+    return {"config": {"chargers_in_db": figures["chargers_in_db"], "connected": args.chargers,
+                       "rate": args.rate, "duration_s": args.duration},
+            "pages": figures, "passed": all(figures["passed"].values())}  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> dict:
     """Every phase, then the combined report."""
+    if args.pages:
+        return run_pages(args)
     cpus = plan_cpus(args.server_cpu)
     plan: list[tuple[str, str, float]] = []
     if args.rate > 0:
@@ -370,6 +417,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stop-timeout", type=float, default=15.0, help="SIGTERM to SIGKILL (s)")
     parser.add_argument("--keep-data", action="store_true", help="keep the servers' temp dirs")
     parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="measure the dashboard, list, search, map and live stream instead",
+    )
+    parser.add_argument(
+        "--pages-chargers",
+        type=int,
+        default=10_000,
+        help="chargers in the database for --pages (10000)",
+    )
+    parser.add_argument(
+        "--pages-rate", type=float, default=100.0, help="CALL/s while --pages times the pages (100)"
+    )
+    parser.add_argument("--pages-repeat", type=int, default=10, help="requests per page (10)")
+    parser.add_argument("--pages-stream", type=float, default=10.0,
+                        help="seconds the live stream is read (10)")  # fmt: skip
+    parser.add_argument(
         "--server-arg", action="append", default=[], metavar="ARG",
         help="extra server.py argument, repeatable (e.g. --server-arg=--log-level=WARNING)",
     )  # fmt: skip
@@ -394,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 2
+    if args.pages:
+        print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+        return 0 if report["passed"] else 1
     for line in warnings(report):
         print(f"warning: {line}", file=sys.stderr)
     print(json.dumps(report) if args.json else format_table(report))

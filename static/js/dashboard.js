@@ -6,8 +6,9 @@
  * .session[data-transaction] > .energy, .power, .chart[data-chart]. Ids are compared as
  * strings, never put in selectors, and all text goes in through textContent.
  *
- * The page shows one page of chargers (a filter and a page number): events of chargers
- * that are not on it are ignored; a newly registered charger is announced, not added.
+ * The page shows one page of chargers (a filter and a page number), what needs attention
+ * first; the stream sends only that page's events (and a new charger's registration,
+ * announced, not added) and the overview counts ([data-count]) at most once a second.
  * An offline charger keeps its connectors' last statuses, shown as stale ("Offline",
  * "last reported: Charging"), and its sessions say since when it is offline instead of
  * showing a frozen power figure.
@@ -42,11 +43,28 @@
     return (series || []).map(function (p) { return [time(p[0]), p[1]]; });
   }
 
+  var format = window.CsmsFormat;
+
   function formatTime(value) {
     var ms = time(value);
     if (!isFinite(ms)) { return "never"; }
-    return new Date(ms).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
+    return format ? format.dateTime(ms) : new Date(ms).toISOString();
   }
+
+  /* The overview counts (the "overview" event, sent at most once a second). */
+  function applyOverview(event) {
+    document.querySelectorAll("[data-count]").forEach(function (el) {
+      var key = el.getAttribute("data-count");
+      if (!(key in event)) { return; }
+      var value = event[key];
+      if (key === "power_w") { value = format ? format.kw(value) : value; }
+      if (key === "energy_today_wh") { value = format ? format.kwh(value) : value; }
+      el.textContent = String(value);
+    });
+  }
+
+  function kwText(w) { return format ? format.kw(w) : (w / 1000).toFixed(1); }
+  function kwhText(wh) { return format ? format.kwh(wh) : (wh / 1000).toFixed(2); }
 
   function byAttr(parent, attr, value) {
     var nodes = parent.querySelectorAll("[" + attr + "]");
@@ -188,7 +206,7 @@
     var lastEnergy = session.energy.length ? session.energy[session.energy.length - 1][1] : null;
     var lastPower = session.power.length ? session.power[session.power.length - 1][1] : null;
     box.querySelector(".energy").textContent =
-      (lastEnergy === null ? "0.00" : (lastEnergy / 1000).toFixed(2)) + " kWh" +
+      (lastEnergy === null ? "0.00" : kwhText(lastEnergy)) + " kWh" +
       (session.meterStart === null ? " (meter)" : "");
     /* The running cost as of the last snapshot (the server prices; meter events do not). */
     var costLine = box.querySelector(".cost");
@@ -198,7 +216,7 @@
     }
     box.querySelector(".power").textContent = isOffline(card)
       ? "charger offline since " + card.querySelector(".offline-since .since").textContent
-      : (lastPower === null ? "–" : (lastPower / 1000).toFixed(1)) + " kW";
+      : (lastPower === null ? "–" : kwText(lastPower)) + " kW";
     if (window.CsmsCharts) {
       window.CsmsCharts.line(byAttr(box, "data-chart", "power"), session.power,
         { label: "Power", unit: "kW", scale: 0.001, decimals: 1, className: "power" });
@@ -300,6 +318,10 @@
     var id = event.charger;
     if (event.type === "snapshot") {
       applySnapshot(event.chargers || []);
+      return;
+    }
+    if (event.type === "overview") {
+      applyOverview(event);
       return;
     }
     var card = findCard(id);

@@ -127,27 +127,38 @@ async def test_status_notification_arrives_as_an_event(
     http_url, ws_url, http_port, admin_user, services
 ):
     cookie = await cookie_of(http_url, admin_user)
+    await services.chargers.create("CP-LIVE", {}, NOW)  # on the page the stream shows
     async with event_stream(http_port, cookie) as stream:
         assert stream.status == 200
         assert stream.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert stream.headers["cache-control"] == "no-cache, no-store"
         assert await stream.block() == "retry: 3000"
-        assert await stream.event() == {"type": "snapshot", "chargers": [], "total": 0}
+        snapshot = await stream.event()
+        assert (snapshot["type"], snapshot["total"]) == ("snapshot", 1)
+        assert await stream.event() == {
+            "type": "overview", "total": 1, "online": 0, "faulted": 0, "offline": 1,
+            "charging": 0, "unavailable": 0, "available": 0, "power_w": 0.0,
+            "energy_today_wh": 0.0,
+        }  # fmt: skip
 
         async with ocpp_charge_point(ws_url("/ocpp/CP-LIVE"), "CP-LIVE") as cp:
             assert await stream.event() == {"type": "connected", "charger": "CP-LIVE",
-                                            "created": True}  # fmt: skip
+                                            "created": False}  # fmt: skip
             await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
-            assert await stream.event() == {"type": "boot", "charger": "CP-LIVE",
-                                            "vendor": "V", "model": "M"}  # fmt: skip
+            assert await stream.event_of("boot") == {"type": "boot", "charger": "CP-LIVE",
+                                                     "vendor": "V", "model": "M"}  # fmt: skip
             await cp.call(
                 call.StatusNotification(connector_id=1, error_code="NoError", status="Charging")
             )
-            assert await stream.event() == {
+            assert await stream.event_of("status") == {
                 "type": "status", "charger": "CP-LIVE", "connector": 1, "status": "Charging",
                 "error_code": "NoError",
             }  # fmt: skip
-        gone = await stream.event()
+            counts = await stream.event_of("overview")  # coalesced: at most once a second
+            while counts["charging"] != 1:
+                counts = await stream.event_of("overview")
+            assert (counts["online"], counts["offline"]) == (1, 0)
+        gone = await stream.event_of("disconnected")
         assert set(gone) == {"type", "charger", "ts"}
         assert (gone["type"], gone["charger"]) == ("disconnected", "CP-LIVE")
         doc = await services.chargers.get("CP-LIVE")
@@ -175,6 +186,7 @@ async def test_snapshot_holds_the_dashboard_state_with_session_series(
         "chargers": [
             {
                 "id": "CP1", "name": "Garage <1>", "connected": False, "offline_since": None,
+                "state": "offline",
                 "vendor": None, "model": None, "last_heartbeat": NOW, "last_seen": None,
                 "connectors": [{"id": 1, "status": "Charging", "error_code": "NoError",
                                 "info": None, "ts": NOW, "stale": True}],
@@ -194,6 +206,7 @@ async def test_session_events_carry_what_the_charts_need(
     http_url, ws_url, http_port, admin_user, services
 ):
     cookie = await cookie_of(http_url, admin_user)
+    await services.chargers.create("CP-TX", {}, NOW)  # on the page the stream shows
     async with raw_charger(ws_url("/CP-TX")) as cp, event_stream(http_port, cookie) as stream:
         await cp.boot()
         await stream.event_of("boot")
@@ -227,26 +240,29 @@ async def test_keep_alive_comments_and_unsubscribe_when_the_client_leaves(
     http_url, http_port, admin_user, services
 ):
     cookie = await cookie_of(http_url, admin_user)
-    assert not services.bus._queues
+    before = len(services.bus._queues)  # the fleet overview's own subscription
     stream = await EventStream.open(http_port, cookie)
-    await stream.event_of("snapshot")
-    assert len(services.bus._queues) == 1
+    await stream.event_of("overview")
+    assert len(services.bus._queues) == before + 1
     assert await stream.block(timeout=KEEPALIVE * 5) == ": keep-alive"
     assert await stream.block(timeout=KEEPALIVE * 5) == ": keep-alive"
     stream.close()
-    await wait_for(lambda: not services.bus._queues)
+    await wait_for(lambda: len(services.bus._queues) == before)
 
 
 @pytest.mark.gen_test(timeout=30)
 async def test_two_browsers_each_get_every_event(http_url, http_port, admin_user, services):
     cookie = await cookie_of(http_url, admin_user)
+    await services.chargers.create("CP1", {}, NOW)
     async with event_stream(http_port, cookie) as one, event_stream(http_port, cookie) as two:
-        await one.event_of("snapshot")
-        await two.event_of("snapshot")
+        await one.event_of("overview")
+        await two.event_of("overview")
         for n in range(3):
             services.bus.publish("status", "CP1", connector=n, status="Available", error_code="x")
+        services.bus.publish("status", "CP2", connector=1, status="Faulted", error_code="x")
         for stream in (one, two):
-            assert [(await stream.event())["connector"] for _ in range(3)] == [0, 1, 2]
+            got = [(await stream.event_of("status"))["connector"] for _ in range(3)]
+            assert got == [0, 1, 2]
 
 
 @pytest.mark.parametrize("live_max_age", [1.0])
@@ -255,8 +271,9 @@ async def test_a_stream_ends_after_its_maximum_age(
     http_url, http_port, admin_user, services, live_max_age
 ):
     cookie = await cookie_of(http_url, admin_user)
+    before = len(services.bus._queues)
     stream = await EventStream.open(http_port, cookie)
-    await stream.event_of("snapshot")
+    await stream.event_of("overview")
     started = asyncio.get_running_loop().time()
     blocks = []
     while block := await stream.block(timeout=5):
@@ -264,7 +281,7 @@ async def test_a_stream_ends_after_its_maximum_age(
     assert live_max_age - 0.2 <= asyncio.get_running_loop().time() - started <= 3
     assert set(blocks) == {": keep-alive"}
     stream.close()
-    await wait_for(lambda: not services.bus._queues)
+    await wait_for(lambda: len(services.bus._queues) == before)
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -272,13 +289,14 @@ async def test_open_streams_do_not_hold_up_a_server_shutdown(
     http_url, http_port, http_server, admin_user, services
 ):
     cookie = await cookie_of(http_url, admin_user)
+    before = len(services.bus._queues)
     stream = await EventStream.open(http_port, cookie)
-    await stream.event_of("snapshot")
+    await stream.event_of("overview")
     http_server.stop()
     await asyncio.wait_for(http_server.close_all_connections(), 3)
     assert await stream.block() == ""
     stream.close()
-    await wait_for(lambda: not services.bus._queues)
+    await wait_for(lambda: len(services.bus._queues) == before)
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -292,3 +310,25 @@ async def test_the_snapshot_is_the_page_the_dashboard_shows(
         snapshot = await stream.event()
     assert snapshot["total"] == 2
     assert [c["id"] for c in snapshot["chargers"]] == ["ALPHA-1", "ALPHA-2"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_stream_sends_only_the_page_in_view_and_coalesced_counts(
+    http_url, http_port, admin_user, services
+):
+    cookie = await cookie_of(http_url, admin_user)
+    for name in ("ALPHA-1", "BETA-1"):
+        await services.chargers.create(name, {}, NOW)
+    async with event_stream(http_port, cookie, "/ocpp/live/events?q=alpha") as stream:
+        assert [c["id"] for c in (await stream.event())["chargers"]] == ["ALPHA-1"]
+        assert (await stream.event())["type"] == "overview"
+        for _ in range(20):  # BETA-1 is not on the page: none of its events come
+            services.bus.publish("status", "BETA-1", connector=1, status="Faulted", error_code="x")
+        services.bus.publish("status", "ALPHA-1", connector=1, status="Faulted", error_code="x")
+        services.bus.publish("connected", "NEW-1", created=True)  # announced by the page
+        got = [await stream.event() for _ in range(3)]
+    assert [(e["type"], e["charger"]) for e in got[:2]] == [
+        ("status", "ALPHA-1"), ("connected", "NEW-1"),
+    ]  # fmt: skip
+    # One overview for the 22 events (at most one a second), with the counts they made.
+    assert got[2]["type"] == "overview"

@@ -116,3 +116,27 @@ def test_the_benchmark_scripts_run_from_any_directory(tmp_path, script, usage):
     done = run_script(script, "--help", cwd=tmp_path)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout.startswith(usage)
+
+
+def test_pages_run_reports_the_page_figures():
+    """``--pages`` small: the shape of the report and that every page answered (no timings)."""
+    done = run_script(
+        "scripts/bench.py", "--pages", "--pages-chargers", "150", "--chargers", "20",
+        "--rate", "40", "--pages-rate", "20", "--duration", "6", "--warmup", "0",
+        "--pages-repeat", "1",
+        "--pages-stream", "1", "--json",
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr  # 1: a target missed on a busy machine
+    report = json.loads(done.stdout)
+    assert set(report) == {"config", "pages", "passed"}
+    pages = report["pages"]
+    assert set(pages["passed"]) == {
+        "dashboard_ms", "dashboard_kb", "list_ms", "search_ms", "stream_kb_per_s",
+    }  # fmt: skip
+    assert report["passed"] == all(pages["passed"].values())
+    assert (pages["chargers_in_db"], pages["connected"]) == (150, 20)
+    assert pages["pages_load"]["errors"] == pages["stream_load"]["errors"] == 0
+    assert (pages["pages_load"]["offered_rate"], pages["stream_load"]["offered_rate"]) == (20, 40)
+    for name in ("dashboard", "list", "search", "markers"):
+        assert pages[name]["median_ms"] > 0 and pages[name]["bytes"] > 0
+    assert pages["stream"]["snapshot_bytes"] > 0 and pages["stream"]["bytes_per_s"] >= 0
