@@ -19,10 +19,12 @@
     }
   }
 
+  // The event carries the energy register (Wh); the session's energy is what it grew by.
   function setEnergy(transaction, wh) {
-    var cell = section.querySelector('[data-session="' + transaction + '"] .energy');
-    if (cell && wh !== null && wh !== undefined) {
-      cell.dataset.registerWh = String(wh);
+    var row = section.querySelector('[data-session="' + transaction + '"]');
+    if (row && wh !== null && wh !== undefined) {
+      var start = Number(row.dataset.meterStart) || 0;
+      row.querySelector(".energy").textContent = ((wh - start) / 1000).toFixed(3) + " kWh";
     }
   }
 

@@ -146,6 +146,8 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         assert charger.second_sent.wait(15) and charger.error is None, charger.error
         wait.until(expected_conditions.text_to_be_present_in_element(
             (By.CSS_SELECTOR, power), "11.0 kW"))  # fmt: skip
+        energy = f'#open-sessions [data-session="{tx}"] .energy'
+        assert browser.find_element(By.CSS_SELECTOR, energy).text == "1.500 kWh"  # 2500 - 1000
         browser.save_screenshot(str(ARTIFACTS / "charger-page.png"))
 
         # A quick Reset (Soft) reaches the charger; the page shows the typed outcome.
