@@ -1,5 +1,6 @@
 """The charger page in headless Chromium against the real server, with an independent
-``ocpp`` charge point that records every CALL it receives (action and raw payload):
+``ocpp`` charge point that records every CALL it receives (action and raw payload),
+``tests.charge_points.RecordingChargePoint``:
 
 a quick Reset (Soft) from the charger page reaching the charger; editing one configuration
 key in the configuration table (exactly one ChangeConfiguration); building a TxProfile with
@@ -11,19 +12,16 @@ list table go to tests/artifacts/.
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 
 import websockets
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call
-from ocpp.v16 import call_result as result
-from ocpp.v16.enums import Action
+from ocpp.v16 import call
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser.support import ARTIFACTS, LoopThread, api_send, log_in
+from tests.charge_points import RecordingChargePoint
 
 CHARGER = "PAGE-1"
 TAG = "TAG-PAGE"
@@ -32,40 +30,6 @@ CONFIG = [
     {"key": "MeterValueSampleInterval", "readonly": False, "value": "60"},
     {"key": "NumberOfConnectors", "readonly": True, "value": "1"},
 ]
-
-
-class RecordingCharger(ChargePoint):
-    """Accepts what the page sends and records each CALL as (action, raw payload)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.calls: list[tuple[str, dict]] = []
-
-    async def route_message(self, raw_msg):
-        frame = json.loads(raw_msg)
-        if frame[0] == 2:
-            self.calls.append((frame[2], frame[3]))
-        return await super().route_message(raw_msg)
-
-    @on(Action.reset)
-    def on_reset(self, **_):
-        return result.Reset(status="Accepted")
-
-    @on(Action.get_configuration)
-    def on_get_configuration(self, **_):
-        return result.GetConfiguration(configuration_key=CONFIG)
-
-    @on(Action.change_configuration)
-    def on_change_configuration(self, **_):
-        return result.ChangeConfiguration(status="Accepted")
-
-    @on(Action.set_charging_profile)
-    def on_set_charging_profile(self, **_):
-        return result.SetChargingProfile(status="Accepted")
-
-    @on(Action.send_local_list)
-    def on_send_local_list(self, **_):
-        return result.SendLocalList(status="Accepted")
 
 
 class ChargerThread(LoopThread):
@@ -81,7 +45,7 @@ class ChargerThread(LoopThread):
         self.send_second = threading.Event()
         self.second_sent = threading.Event()
         self.finish = threading.Event()
-        self.cp: RecordingCharger | None = None
+        self.cp: RecordingChargePoint | None = None
         self.transaction: int | None = None
 
     async def _meter(self, watts: int, wh: int, ts: str) -> None:
@@ -96,7 +60,8 @@ class ChargerThread(LoopThread):
 
     async def _main(self) -> None:
         async with websockets.connect(self.url, subprotocols=["ocpp1.6"]) as ws:
-            self.cp = cp = RecordingCharger(CHARGER, ws)
+            self.cp = cp = RecordingChargePoint(CHARGER, ws)
+            cp.replies["GetConfiguration"] = {"configurationKey": CONFIG}
             task = asyncio.create_task(cp.start())
             await cp.call(call.BootNotification(charge_point_model="M", charge_point_vendor="V"))
             await cp.call(
@@ -113,10 +78,6 @@ class ChargerThread(LoopThread):
             self.second_sent.set()
             await asyncio.to_thread(self.finish.wait, 60)
             task.cancel()
-
-    def received(self, action: str) -> list[dict]:
-        """The payloads of the CALLs of ``action`` received so far."""
-        return [payload for name, payload in list(self.cp.calls) if name == action]
 
 
 def test_charger_page_quick_reset_configuration_profile_and_local_list(server, browser):
@@ -155,14 +116,14 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         outcome = wait.until(expected_conditions.presence_of_element_located(
             (By.ID, "reset-status")))  # fmt: skip
         assert outcome.text == "accepted"
-        assert charger.received("Reset") == [{"type": "Soft"}]
+        assert charger.cp.received("Reset") == [{"type": "Soft"}]
         browser.save_screenshot(str(ARTIFACTS / "charger-page-reset.png"))
 
         # The configuration table: read the keys, edit one, save: one ChangeConfiguration.
         browser.get(server + page + "configuration")
         browser.find_element(By.ID, "read-config").click()
         wait.until(expected_conditions.presence_of_element_located((By.ID, "config-table")))
-        assert charger.received("GetConfiguration") == [{}]
+        assert charger.cp.received("GetConfiguration") == [{}]
         readonly = browser.find_element(
             By.CSS_SELECTOR, '[data-key="NumberOfConnectors"] input')  # fmt: skip
         assert readonly.get_attribute("disabled") is not None
@@ -179,7 +140,7 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         )
         assert answer.text == "Accepted"
         assert len(browser.find_elements(By.CSS_SELECTOR, "#change-results tr[data-key]")) == 1
-        assert charger.received("ChangeConfiguration") == [
+        assert charger.cp.received("ChangeConfiguration") == [
             {"key": "HeartbeatInterval", "value": "120"}
         ]
         assert browser.find_element(By.NAME, "key:HeartbeatInterval").get_attribute(
@@ -209,7 +170,7 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
             (By.ID, "profile-status")))  # fmt: skip
         assert status.text == "accepted"
         assert browser.find_element(By.ID, "profile-answer").text == "Accepted"
-        assert charger.received("SetChargingProfile") == [{
+        assert charger.cp.received("SetChargingProfile") == [{
             "connectorId": 1,
             "csChargingProfiles": {
                 "chargingProfileId": 5, "transactionId": tx, "stackLevel": 2,
@@ -231,7 +192,7 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         status = wait.until(expected_conditions.presence_of_element_located(
             (By.ID, "local-list-status")))  # fmt: skip
         assert status.text == "accepted"
-        assert charger.received("SendLocalList") == [{
+        assert charger.cp.received("SendLocalList") == [{
             "listVersion": 1, "updateType": "Full", "localAuthorizationList": [
                 {"idTag": "TAG-BLOCKED", "idTagInfo": {"status": "Blocked"}},
                 {"idTag": TAG, "idTagInfo": {"status": "Accepted"}},
