@@ -119,6 +119,13 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         assert charger.cp.received("Reset") == [{"type": "Soft"}]
         browser.save_screenshot(str(ARTIFACTS / "charger-page-reset.png"))
 
+        # Every other operation, grouped by purpose with human names.
+        browser.get(server + page + "operations/")
+        groups = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "h2.op-group")]
+        assert groups == ["Core", "Configuration", "Smart charging", "Firmware & diagnostics",
+                          "Local list", "Reservations", "Security", "Triggers"]  # fmt: skip
+        browser.save_screenshot(str(ARTIFACTS / "charger-operations.png"))
+
         # The configuration table: read the keys, edit one, save: one ChangeConfiguration.
         browser.get(server + page + "configuration")
         browser.find_element(By.ID, "read-config").click()

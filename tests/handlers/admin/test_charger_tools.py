@@ -5,9 +5,11 @@ configuration table, the charging profile form and the local list table, against
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from ocpp.v16 import call
+from tornado.httpclient import AsyncHTTPClient
 
 from handlers.admin import operations
 from handlers.admin.charger_tools import ConfigurationHandler, QuickActionHandler
@@ -39,6 +41,31 @@ async def start(cp, connector: int = 1) -> int:
         connector_id=connector, id_tag="TAG1", meter_start=0, timestamp="2026-01-05T10:00:00Z"
     ))  # fmt: skip
     return started.transaction_id
+
+
+TOOLS = ["configuration", "profile", "local-list"]
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("suffix", TOOLS)
+async def test_tool_pages_need_a_login(http_url, services, suffix):
+    await services.chargers.create("CP1", {"name": "CP1"}, utcnow())
+    path = charger_path("CP1", suffix)
+    response = await AsyncHTTPClient().fetch(
+        http_url(path), follow_redirects=False, raise_error=False
+    )
+    assert response.code == 302
+    assert response.headers["Location"] == "/ocpp/login?" + urlencode({"next": path})
+
+
+@pytest.mark.gen_test
+@pytest.mark.parametrize("suffix", [*TOOLS, "quick/reset"])
+async def test_tool_forms_refuse_a_missing_xsrf_token(http_url, services, admin_user, db, suffix):
+    await services.chargers.create("CP1", {"name": "CP1"}, utcnow())
+    browser = await admin_browser(http_url, admin_user)
+    response = await browser.post(charger_path("CP1", suffix), {"type": "Soft"}, xsrf=False)
+    assert response.code == 403
+    assert await db.commands.count_documents({}) == 0
 
 
 @pytest.mark.gen_test(timeout=30)
