@@ -14,6 +14,7 @@ from tornado.httpclient import AsyncHTTPClient
 from handlers.admin import operations
 from handlers.admin.charger_tools import ConfigurationHandler, QuickActionHandler
 from handlers.admin.operations import AdminOperationHandler, OperationHandler
+from handlers.admin.security import ChargerSecurityHandler
 from handlers.base import WebSettings
 from ocppj.timeutil import utcnow
 from tests.charge_points import RecordingChargePoint, ocpp_charge_point
@@ -238,7 +239,8 @@ async def test_local_list_table(http_url, ws_url, services, admin_user, db):
 
 
 def test_roles_of_the_tools():
-    assert (AdminOperationHandler.read_role, AdminOperationHandler.write_role) == ("admin",) * 2
+    for handler in (AdminOperationHandler, ChargerSecurityHandler):
+        assert (handler.read_role, handler.write_role) == ("admin", "admin")
     for handler in (QuickActionHandler, ConfigurationHandler, OperationHandler):
         assert getattr(handler, "read_role", "viewer") == "viewer"
         assert getattr(handler, "write_role", "operator") == "operator"
