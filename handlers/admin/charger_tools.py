@@ -25,6 +25,7 @@ from models.local_list import entries_from_tags
 from ocppj.timeutil import utcnow
 
 MAX_ROWS = 1000
+MAX_OPEN = 20
 
 
 class ToolHandler(AdminHandler):
@@ -143,13 +144,16 @@ class ProfileHandler(ToolHandler):
     """``GET/POST /ocpp/admin/chargers/<cid>/profile``: build a charging profile with a
     form (periods as rows) and send it with SetChargingProfile."""
 
-    def show(self, charger: dict[str, Any], typed: dict, rows: list, status: int = 200, **kw):
-        """The form as typed (at least two period rows)."""
+    async def show(self, charger: dict[str, Any], typed: dict, rows: list, status: int = 200,
+                   **kw) -> None:  # fmt: skip
+        """The form as typed (at least two period rows), the open transactions offered."""
         rows = rows + [{}] * max(0, 2 - len(rows))
         kw.setdefault("errors", {})
         kw.setdefault("outcome", None)
+        txs = await self.services.transactions.open_for_charger(charger["_id"], MAX_OPEN)
         self.render_tool(
             "admin/charger_profile.html", charger, status, typed=typed, rows=rows,
+            open_transactions=[(tx["_id"], tx.get("connector")) for tx in txs],
             purposes=console_forms.PURPOSES, kinds=console_forms.KINDS,
             recurrency=console_forms.RECURRENCY, units=console_forms.UNITS, **kw,
         )  # fmt: skip
@@ -164,7 +168,7 @@ class ProfileHandler(ToolHandler):
         if txs:
             typed.update(purpose="TxProfile", transaction_id=str(txs[0]["_id"]),
                          connector_id=str(txs[0].get("connector") or 1))  # fmt: skip
-        self.show(charger, typed, [{"start_period": "0"}])
+        await self.show(charger, typed, [{"start_period": "0"}])
 
     @tornado.web.authenticated
     async def post(self, charger_id: str) -> None:
@@ -177,13 +181,13 @@ class ProfileHandler(ToolHandler):
             params = console_forms.charging_profile(typed, rows)
             outcome = await self.run(charger_id, "set_charging_profile", params)
         except FormErrors as exc:
-            self.show(charger, typed, rows, 400, errors=exc.errors)
+            await self.show(charger, typed, rows, 400, errors=exc.errors)
             return
         except remote.ParameterError as exc:
-            self.show(charger, typed, rows, 400, errors={exc.field: exc.message})
+            await self.show(charger, typed, rows, 400, errors={exc.field: exc.message})
             return
         status = OUTCOME_HTTP_STATUS.get(outcome["status"], 200)
-        self.show(charger, typed, rows, status, outcome=outcome)
+        await self.show(charger, typed, rows, status, outcome=outcome)
 
 
 class LocalListHandler(ToolHandler):

@@ -175,6 +175,7 @@ async def test_profile_form_errors_keep_what_was_typed(http_url, ws_url, service
         tx = await start(cp)
         form = page_text(await browser.get(path))
         assert field_value(form, "transaction_id") == str(tx)
+        assert f'<option value="{tx}" label="connector 1">' in form
         assert '<option value="TxProfile" selected>' in form
         typed = {"profile_id": "3", "connector_id": "1", "purpose": "TxProfile",
                  "stack_level": "<x>", "kind": "Absolute", "unit": "A", "transaction_id": "",
