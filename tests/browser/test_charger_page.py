@@ -110,6 +110,9 @@ def test_charger_page_quick_reset_configuration_profile_and_local_list(server, b
         energy = f'#open-sessions [data-session="{tx}"] .energy'
         assert browser.find_element(By.CSS_SELECTOR, energy).text == "1.500 kWh"  # 2500 - 1000
         browser.save_screenshot(str(ARTIFACTS / "charger-page.png"))
+        browser.set_window_size(390, 844)  # a phone
+        browser.save_screenshot(str(ARTIFACTS / "charger-page-phone.png"))
+        browser.set_window_size(1280, 900)
 
         # A quick Reset (Soft) reaches the charger; the page shows the typed outcome.
         browser.find_element(By.ID, "quick-reset-soft").click()
