@@ -11,18 +11,29 @@ from csms.registry import Outcome
 from csms.remote_params import ParameterError
 from csms.request import Request
 from models.local_list import differential, entries_from_tags, merged
+from models.rfid import tag_key
 
 
 async def prepare_local_list(req: Request) -> None:
-    """Build the list from ``rfid_tags``: Full, or the Differential against what we sent."""
+    """Build the list from ``rfid_tags`` (or take the ``entries`` given): Full, or the
+    Differential against what we sent."""
     repo = req.services.local_lists
     state = await repo.get(req.charger_id) or {}
     held = state.get("entries", [])
     update_type = req.values.get("update_type", "Full")
     id_tags = req.values.get("id_tags")
-    wanted = await entries_from_tags(req.services.db, req.now, id_tags)
+    given = req.values.get("entries")
+    if given is not None and id_tags is not None:
+        raise ParameterError("entries", "give either entries or id_tags, not both")
+    if given is not None:
+        wanted = sorted(given, key=lambda entry: tag_key(str(entry.get("idTag", ""))))
+        id_tags = [entry.get("idTag") for entry in wanted]  # a Differential sends them all
+    else:
+        wanted = await entries_from_tags(req.services.db, req.now, id_tags)
     if update_type == "Full":
         missing = [entry["idTag"] for entry in wanted if "idTagInfo" not in entry]
+        if missing and given is not None:
+            raise ParameterError("entries", f"a Full list cannot remove {missing[0][:20]!r}")
         if missing:
             raise ParameterError("id_tags", f"not in the RFID list: {', '.join(missing)[:200]}")
         update, after = wanted, wanted

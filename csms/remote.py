@@ -31,6 +31,7 @@ from csms.remote_params import (
     DATETIME,
     INTEGER,
     OBJECT,
+    OBJECTS,
     STRINGS,
     URI,
     Param,
@@ -237,6 +238,10 @@ _TABLE = (
                   description="default: one above the last known"),
             Param("id_tags", STRINGS, ocpp=None, max_length=20,
                   description="only these tags (default: all RFID tags)"),
+            Param("entries", OBJECTS, ocpp=None,
+                  description="OCPP AuthorizationData items to send as they are, instead of "
+                  "the list built from the RFID tags (an item without idTagInfo removes "
+                  "the tag in a Differential update)"),
         ),
         local_list.prepare_local_list, local_list.after_local_list,
     ),

@@ -31,6 +31,7 @@ OBJECT = "object"
 STRINGS = "strings"
 NUMBER = "number"
 BOOLEAN = "boolean"
+OBJECTS = "objects"
 
 _INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
 _TRUE = frozenset({"true", "on", "yes", "1"})
@@ -176,6 +177,16 @@ class Param:
             self._fail("must be a JSON object")
         return value
 
+    def _parse_objects(self, value: Any) -> list[dict[str, Any]]:
+        if isinstance(value, str):
+            try:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                self._fail("must be a JSON array of objects")
+        if not isinstance(value, list | tuple) or not all(isinstance(v, dict) for v in value):
+            self._fail("must be a list of objects")
+        return list(value)
+
     def _parse_strings(self, value: Any) -> list[str]:
         if isinstance(value, str):
             value = [part.strip() for part in value.split(",") if part.strip()]
@@ -195,6 +206,8 @@ class Param:
             if self.max_length is not None:
                 items["maxLength"] = self.max_length
             schema = {"type": "array", "items": items}
+        elif self.kind == OBJECTS:
+            schema = {"type": "array", "items": {"type": "object"}}
         elif self.kind == DATETIME:
             schema = {"type": "string", "format": "date-time"}
         elif self.kind == URI:

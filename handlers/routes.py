@@ -23,6 +23,7 @@ from csms.services import Services
 from handlers import auth, fleet_map, health, live, metrics, pages
 from handlers.admin import alerts as admin_alerts
 from handlers.admin import certificates as admin_certificates
+from handlers.admin import charger_tools as admin_charger_tools
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
 from handlers.admin import index as admin_index
@@ -75,6 +76,7 @@ HTTP_MODULES = (
     api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security, admin_tariffs, admin_certificates, admin_sites, admin_alerts,
+    admin_charger_tools,
 )  # fmt: skip
 
 

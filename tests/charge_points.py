@@ -32,6 +32,30 @@ async def ocpp_charge_point(
                 await task
 
 
+class RecordingChargePoint(ChargePoint):
+    """An ``ocpp`` charge point that records every CALL of the server as (action, raw
+    camelCase payload) and answers it with ``replies[action]`` (default Accepted)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, dict]] = []
+        self.replies: dict[str, dict] = {}
+
+    async def route_message(self, raw_msg: str) -> None:
+        """Record and answer a CALL; anything else goes to the library."""
+        frame = json.loads(raw_msg)
+        if frame[0] != 2:
+            return await super().route_message(raw_msg)
+        self.calls.append((frame[2], frame[3]))
+        reply = self.replies.get(frame[2], {"status": "Accepted"})
+        await self._send(json.dumps([3, frame[1], reply]))
+        return None
+
+    def received(self, action: str) -> list[dict]:
+        """The payloads of the CALLs of ``action`` received so far."""
+        return [payload for name, payload in list(self.calls) if name == action]
+
+
 class RawCharger:
     """Sends exact frames and reads exact replies."""
 

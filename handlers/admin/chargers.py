@@ -12,14 +12,17 @@ from csms.chargers import PURGED, STATUS_FILTERS, delete_charger
 from csms.tariffs import is_timezone
 from handlers import forms, qrcodes
 from handlers.admin.base import AdminHandler, charger_url, path_segment
+from handlers.admin.operations import compact, pretty
 from handlers.base import Pager
 from handlers.chargepoint.websocket import charger_id_from_path
-from handlers.live import ChargerFilter
+from handlers.live import ChargerFilter, charger_card, session_view
 from ocppj.timeutil import utcnow
 
 log = logging.getLogger("csms.admin")
 
 RECENT_SESSIONS = 10
+MAX_OPEN = 20
+MAX_TAG_CHOICES = 500
 LIST_PAGE = 100
 LIST_PATH = "/ocpp/admin/chargers/"
 
@@ -73,11 +76,18 @@ async def save_qr(handler: AdminHandler, charger_id: str) -> None:
 
 async def render_edit(
     handler: AdminHandler, charger: dict[str, Any], form: forms.Form, status: int = 200,
-    delete_error: str | None = None,
+    delete_error: str | None = None, quick: tuple[Any, Any] | None = None,
 ) -> None:  # fmt: skip
-    """Render the edit page with ``form`` as typed and its errors."""
+    """Render the charger page with the edit ``form`` as typed and its errors, and the
+    outcome of a quick action (its operation form and result) if one was sent."""
     charger_id = charger["_id"]
     services = handler.services
+    connected = charger_id in handler.registry
+    await services.meter_values.flush()
+    open_sessions = [
+        await session_view(services, tx)
+        for tx in await services.transactions.open_for_charger(charger_id, MAX_OPEN)
+    ]
     sessions = await services.transactions.list_for_charger(charger_id, RECENT_SESSIONS)
     _, tx_total = await services.transactions.search(charger=charger_id, limit=1)
     _, mv_total = await services.meter_values.search(charger=charger_id, limit=1)
@@ -89,9 +99,12 @@ async def render_edit(
     handler.set_status(status)
     handler.render(
         "admin/charger_edit.html", cid=charger_id, charger=charger, form=form, sessions=sessions,
-        connected=charger_id in handler.registry, connectors=sorted_connectors(charger),
+        connected=connected, connectors=sorted_connectors(charger),
         boot=boot_rows(charger.get("boot")), purge=purge, delete_error=delete_error,
         tariffs=[doc["tariff"] for doc in await services.tariffs.list()],
+        open_sessions=open_sessions, quick=quick, pretty=pretty, compact=compact,
+        card=charger_card(charger, connected, open_sessions),
+        tags=[doc["id_tag"] for doc in await services.rfid.list(MAX_TAG_CHOICES)],
     )  # fmt: skip
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import tornado.web
 
-from csms import remote
+from csms import operation_groups, remote
 from handlers.admin.base import AdminHandler
 from handlers.base import OUTCOME_HTTP_STATUS
 
@@ -103,6 +103,16 @@ class OperationForm:
     summary: str
     fields: tuple[FormField, ...] = field(default_factory=tuple)
 
+    @property
+    def title(self) -> str:
+        """The human name ("Get configuration")."""
+        return operation_groups.title_of(self.name)
+
+    @property
+    def help(self) -> str:
+        """One line of help."""
+        return operation_groups.help_of(self.name)
+
     def names(self) -> set[str]:
         """The parameter names of the form."""
         return {item.name for item in self.fields}
@@ -134,6 +144,15 @@ def operation_forms() -> list[OperationForm]:
         )
         forms.append(OperationForm(name, op["action"], op["profile"], op["summary"], fields))
     return forms
+
+
+def grouped_forms() -> list[tuple[operation_groups.Group, list[OperationForm]]]:
+    """The forms grouped by purpose (Core, Configuration, ...), in the groups' order."""
+    by_name = {form.name: form for form in operation_forms()}
+    return [
+        (group, [by_name[op.name] for op in group.operations if op.name in by_name])
+        for group in operation_groups.GROUPS
+    ]
 
 
 def form_params(form: OperationForm, typed: dict[str, str | None]) -> dict[str, Any]:
@@ -214,7 +233,7 @@ class OperationsBase(AdminHandler):
         self.set_status(status)
         self.render(
             "admin/operations.html", cid=charger_id, charger=charger,
-            connected=charger_id in self.registry, forms=operation_forms(), result=result,
+            connected=charger_id in self.registry, groups=grouped_forms(), result=result,
             commands=commands, pretty=pretty, compact=compact,
         )  # fmt: skip
 
@@ -259,7 +278,15 @@ class OperationHandler(OperationsBase):
         await self.show(charger, result, OUTCOME_HTTP_STATUS.get(outcome.status, 200))
 
 
+class AdminOperationHandler(OperationHandler):
+    """The certificate operations (security extension): administrators only."""
+
+    read_role = write_role = "admin"
+
+
+_ADMIN_NAMES = "|".join(sorted(operation_groups.ADMIN_OPERATIONS))
 default_handlers = [
     (r"/ocpp/admin/chargers/([^/]+)/operations/", OperationsHandler),
+    (rf"/ocpp/admin/chargers/([^/]+)/operations/({_ADMIN_NAMES})", AdminOperationHandler),
     (r"/ocpp/admin/chargers/([^/]+)/operations/([^/]+)", OperationHandler),
 ]

@@ -164,6 +164,8 @@ def parse_key_form(value: str) -> str:
 class ChargerSecurityHandler(SecurityAdminHandler):
     """``GET/POST /ocpp/admin/chargers/<cid>/security/``: profile and key of a charger."""
 
+    read_role = write_role = "admin"  # a charger's key and security profile
+
     async def load(self, charger_id: str) -> dict[str, Any]:
         """The charger, or 404."""
         return await self.load_charger(charger_id)

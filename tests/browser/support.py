@@ -97,3 +97,19 @@ class LoopThread(threading.Thread):
 
     async def _main(self) -> None:
         raise NotImplementedError
+
+
+def log_in(browser, server: str, path: str) -> None:
+    """Open ``path``; on the login page it leads to, log in as the admin and wait to be
+    back on ``path``."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 15)
+    browser.get(server + path)
+    wait.until(expected_conditions.url_contains("/ocpp/login"))
+    browser.find_element(By.NAME, "username").send_keys("admin")
+    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait.until(lambda d: d.current_url.split("?")[0].endswith(path))

@@ -88,3 +88,40 @@ async def test_local_list_is_built_from_rfid_tags_and_versioned(ws_url, services
         )
         with pytest.raises(ParameterError, match="at once"):
             await perform(services, registry, "CP1", "send_local_list", {})
+
+
+@pytest.mark.gen_test(timeout=20)
+async def test_local_list_entries_given_as_they_are(ws_url, services, registry, db):
+    await services.rfid.upsert("Alpha")  # not sent: the entries given replace the RFID list
+    entries = [
+        {"idTag": "Zed", "idTagInfo": {"status": "Blocked"}},
+        {"idTag": "beta", "idTagInfo": {"status": "Accepted", "parentIdTag": "Zed"}},
+    ]
+    async with booted(ws_url) as cp:
+        with pytest.raises(ParameterError, match="not both") as both:
+            await perform(services, registry, "CP1", "send_local_list",
+                          {"entries": entries, "id_tags": ["Alpha"]})  # fmt: skip
+        assert both.value.field == "entries"
+        with pytest.raises(ParameterError, match="cannot remove 'Old'") as removal:
+            await perform(services, registry, "CP1", "send_local_list",
+                          {"entries": [{"idTag": "Old"}]})  # fmt: skip
+        assert removal.value.field == "entries"
+        with pytest.raises(ParameterError, match="list of objects"):
+            await perform(services, registry, "CP1", "send_local_list", {"entries": ["Zed"]})
+        sent = await perform(services, registry, "CP1", "send_local_list", {"entries": entries})
+        payload = {"listVersion": 1, "updateType": "Full",
+                   "localAuthorizationList": [entries[1], entries[0]]}  # fmt: skip
+        await check(db, cp, sent, "send_local_list", "SendLocalList", payload, "accepted")
+        state = await db.local_lists.find_one({"_id": "CP1"})
+        assert state["entries"] == [entries[1], entries[0]]
+
+        removal = [{"idTag": "ZED"}, {"idTag": "New", "idTagInfo": {"status": "Accepted"}}]
+        diff = await perform(services, registry, "CP1", "send_local_list",
+                             {"update_type": "Differential", "entries": removal})  # fmt: skip
+        assert diff.status == "accepted"
+        assert cp.frames[-1][3] == {
+            "listVersion": 2, "updateType": "Differential",
+            "localAuthorizationList": [removal[1], removal[0]],
+        }  # fmt: skip
+        state = await db.local_lists.find_one({"_id": "CP1"})
+        assert state["entries"] == [entries[1], removal[1]]

@@ -307,13 +307,13 @@ async def test_edit_page_shows_boot_connectors_and_sessions(http_url, ws_url, se
         await charger.call("p", "StopTransaction", stop)
         await services.flush()
         page = page_text(await browser.get(charger_path("CP1")))
-    assert '<span class="online">connected</span>' in page
+    assert '<span class="online" id="connection">connected</span>' in page
     assert "<tr><th>Model</th><td>Volt &lt;9&gt;</td></tr>" in page
     assert "<tr><th>Firmware</th><td>1.2.3</td></tr>" in page
     assert "<tr><th>Serial number</th><td>SN-1</td></tr>" in page
     assert "<tr><th>ICCID</th>" not in page
     assert '<span class="status status-Faulted">Faulted</span>' in page
-    assert "<td>GroundFailure</td>" in page and "<td>earth</td>" in page
+    assert '<td class="error-code">GroundFailure</td>' in page and "<td>earth</td>" in page
     row = page.split('id="sessions"')[1].split("</tbody>")[0]
     assert f"<td>{tx}</td>" in row and "<td>TAG&lt;1&gt;</td>" in row
     assert "<td>2024-05-01 10:00:00 UTC</td>" in row and "<td>2024-05-01 11:00:00 UTC</td>" in row

@@ -15,6 +15,7 @@ from ocpp.v16 import call_result as result
 from ocpp.v16.enums import Action
 from tornado.httpclient import AsyncHTTPClient
 
+from csms.operation_groups import title_of
 from csms.remote import describe_operations
 from handlers.base import WebSettings
 from ocppj.timeutil import utcnow
@@ -123,7 +124,7 @@ async def test_the_page_has_a_form_for_every_operation(http_url, services, admin
         action = f'action="/ocpp/admin/chargers/CP1/operations/{name}#op-{name}"'
         assert action in form
         assert 'name="_xsrf"' in form
-        assert f">Send {op['action']}</button>" in form
+        assert f">{title_of(name)}</button>" in form
         properties = op["parameters"]["properties"]
         assert len(re.findall(r'<(?:input|select|textarea)\b[^>]*\bname="(?!_xsrf)', form)) == len(
             properties
