@@ -48,6 +48,9 @@ FULL_GC_AFTER = 1000  # generation-1 passes before a full one is considered (Pyt
 EXIT_STARTUP = 2
 
 
+LISTEN_BACKLOG = 16384  # connections waiting to be accepted (see Server.start)
+
+
 class Server:
     """The running system: database, services, HTTP server; started and stopped as one."""
 
@@ -74,8 +77,14 @@ class Server:
             ecdsa = (args.ecdsa_certfile, args.ecdsa_keyfile) if args.ecdsa_certfile else None
             tls = server_tls_context(args.certfile, args.keyfile, ecdsa=ecdsa,
                                      client_ca=ca.pem if ca else None)  # fmt: skip
-        tls_sockets = bind_sockets(args.tls_port, args.host) if tls and args.tls_port else []
-        plain_sockets = bind_sockets(args.port, args.host)
+        # A listen queue for a reconnect storm: with Tornado's default of 128, thousands of
+        # chargers connecting at once overflow it and the kernel drops their SYNs, which
+        # they resend only after 1, 3, 7, 15 ... s (the kernel caps it at somaxconn).
+        backlog = LISTEN_BACKLOG
+        tls_sockets = (
+            bind_sockets(args.tls_port, args.host, backlog=backlog) if tls and args.tls_port else []
+        )
+        plain_sockets = bind_sockets(args.port, args.host, backlog=backlog)
         # /metrics without authentication: only ever on the loopback interface.
         metrics_sockets = bind_sockets(args.metrics_port, "127.0.0.1") if args.metrics_port else []
         uri = args.mongodb_uri

@@ -53,13 +53,14 @@ class ChargerSession:
         # Exchanges awaiting their reply, by (direction of the CALL, message id).
         self._open: dict[tuple[str, str | None], dict[str, Any]] = {}
 
-    async def open(self) -> dict:
+    async def open(self, known: dict | None = None) -> dict:
         """Record the connection; create the charger document when the id is new.
+        ``known``: the charger's document as admission just read it (not read again).
 
         Returns the charger document.
         """
         now = self.connected_at = utcnow()
-        doc, created = await self.services.chargers.connect(self.charger_id, self.path, now)
+        doc, created = await self.services.chargers.connect(self.charger_id, self.path, now, known)
         self.state.known = bool(doc.get("boot"))
         self.state.name = doc.get("name")
         for key, connector in (doc.get("connectors") or {}).items():

@@ -156,9 +156,18 @@ class ChargerRepo:
                 found[doc["_id"]] = doc
         return found
 
-    async def connect(self, charger_id: str, path: str, now: datetime) -> tuple[dict, bool]:
-        """Record a connection; create the charger when unknown. Returns (doc, created)."""
+    async def connect(
+        self, charger_id: str, path: str, now: datetime, known: dict | None = None
+    ) -> tuple[dict, bool]:
+        """Record a connection; create the charger when unknown. Returns (doc, created).
+
+        ``known``: the charger's document as just read (admission): one plain update
+        then, not a find-and-modify (several times the cost on the embedded database, and
+        a reconnect storm of known chargers pays it for each)."""
         changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
+        if known is not None:
+            if (await self._coll.update_one({"_id": charger_id}, {"$set": changes})).matched_count:
+                return known | changes, False
         doc = await self._coll.find_one_and_update(
             {"_id": charger_id}, {"$set": changes}, return_document=True
         )

@@ -27,6 +27,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pymongo.errors import PyMongoError
 
@@ -150,6 +151,9 @@ class Admission:
     status: int = 0
     reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    # The charger document admission read (a known charger let in): the connection's
+    # record starts from it instead of reading it again (``ChargerRepo.connect``).
+    charger: dict[str, Any] | None = None
 
     @property
     def admitted(self) -> bool:
@@ -202,9 +206,10 @@ class ChargerAuth:
         security = charger.get("security") or {}
         profile = security.get("profile") or 0
         if profile == 0:
-            return ADMITTED
+            return Admission(charger=charger)
         if profile == 3:
-            return await self._admit_certificate(attempt, services, now)
+            verdict = await self._admit_certificate(attempt, services, now)
+            return Admission(charger=charger) if verdict.admitted else verdict
         if profile != 1 and not attempt.tls:
             # Profile 2 (or anything unexpected: fail closed) only over TLS; the key is not
             # even looked at, it crossed the network in the clear.
@@ -230,7 +235,7 @@ class ChargerAuth:
         if not await asyncio.to_thread(verify_key, key_hash, password):
             return await self._refuse(attempt, services, now, 401, "wrong_key",
                                       "wrong key")  # fmt: skip
-        return ADMITTED
+        return Admission(charger=charger)
 
     async def _admit_certificate(
         self, attempt: Attempt, services: Services, now: datetime

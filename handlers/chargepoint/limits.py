@@ -26,7 +26,7 @@ THROTTLED_ACTIONS = frozenset(
     {"StartTransaction", "StopTransaction", "MeterValues", "SecurityEventNotification"}
 )
 IDLE_MARGIN = 60.0
-# Where a CALL carries sampled values (each becomes a meter_values document).
+# Where a CALL carries sampled values (each is stored, inside its reading's measurement).
 SAMPLED_VALUES_IN = {"MeterValues": "meterValue", "StopTransaction": "transactionData"}
 
 

@@ -113,6 +113,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
     charger_id: str
     session: ChargerSession | None = None
     _refuse_subprotocol = False
+    _admitted: dict | None = None  # the charger document admission read
     _rate: MessageRate | None = None
     _idle: IdleTimer | None = None
 
@@ -169,6 +170,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         )  # fmt: skip
         if not verdict.admitted:
             self.refuse(verdict.status, verdict.reason, verdict.headers)
+        self._admitted = verdict.charger
 
     def check_origin(self, origin: str) -> bool:
         """Only configured charger origins get here (``prepare`` refused the others)."""
@@ -205,7 +207,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         # No QR code is drawn here: ~10 ms of CPU each (a thread still holds the GIL),
         # so a registration storm of new chargers would stall every other charger. The
         # code is drawn on its first request and stored (``pages.QRCodeHandler``).
-        charger = await session.open()
+        charger = await session.open(self._admitted)
         if self.ws_connection is None or self.ws_connection.is_closing():
             # The charger left while we were registering it; a connection of the same id
             # that is still live keeps the charger online.

@@ -159,3 +159,39 @@ def test_a_reading_dated_2099_never_moves_the_horizon_past_the_clock():
     recent.add(reading_key(future))
     recent.add(reading_key(sample(1, 60)))
     assert NOW < recent.horizon <= datetime.now(UTC)
+
+
+@pytest.mark.gen_test
+async def test_a_reading_is_one_measurement_with_its_common_values_as_numbers(db):
+    """Twelve sampled values of a 3-phase reading: one document; the rows read unchanged."""
+    repo = make_repo(db)
+
+    def value(measurand: str, number: float | None, unit: str, phase: str | None = None,
+              **extra) -> dict:  # fmt: skip
+        doc = sample(number, measurand=measurand, phase=phase)
+        doc["meta"]["unit"] = unit
+        return {**doc, **extra}
+
+    rows = [
+        value(ENERGY_REGISTER, 5000.0, "Wh"),
+        value(POWER, 11000.0, "W"),
+        value("SoC", 62.0, "Percent"),
+        *(value("Current.Import", 16.0, "A", phase) for phase in ("L1", "L2", "L3")),
+        *(value("Voltage", 230.0, "V", phase) for phase in ("L1-N", "L2-N", "L3-N")),
+        value("Temperature", 31.0, "Celsius"),
+        value(ENERGY_REGISTER, None, "Wh", raw="ab12==", format="SignedData"),
+        value(POWER, 9000.0, "W", excluded="future"),  # never the measurement's power
+    ]
+    await repo.insert_now(rows)
+    (doc,) = await db.meter_values.find({}, {"_id": 0, "samples": 0}).to_list()
+    assert doc == {
+        "ts": NOW, "meta": {"charger": "CP1", "connector": 1, "transaction": 1},
+        "energy_wh": 5000.0, "power_w": 11000.0, "soc": 62.0,
+        "current_a": {"L1": 16.0, "L2": 16.0, "L3": 16.0},
+        "voltage_v": {"L1-N": 230.0, "L2-N": 230.0, "L3-N": 230.0},
+    }  # fmt: skip
+    assert await repo.search(charger="CP1") == (rows, 12)
+    assert await repo.search(charger="CP1", measurand=POWER) == ([rows[1], rows[-1]], 2)
+    assert await repo.search(charger="CP1", skip=9, limit=5) == (rows[9:], 12)
+    assert await repo.series(1, "energy_wh", charger="CP1") == [(NOW, 5000.0)]
+    assert await repo.series(1, "power_w", charger="CP2") == []
