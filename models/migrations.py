@@ -17,6 +17,7 @@ from models import (
     alerts,
     certificates,
     charging_profiles,
+    leases,
     reservations,
     security_events,
     sites,
@@ -38,6 +39,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # search scans instead (~0.2 s at 10,000 chargers).
         IndexModel([("connected", ASCENDING)], name="connected"),
         sites.CHARGER_SITE_INDEX,
+        *leases.CHARGER_LEASE_INDEXES,
     ],
     "transactions": [
         IndexModel(
@@ -101,6 +103,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "certificates": certificates.INDEXES,
     "sites": sites.SITE_INDEXES,
     "allocations": sites.ALLOCATION_INDEXES,
+    **leases.INDEXES,
 }
 
 
@@ -176,6 +179,15 @@ async def _alert_indexes(db: AsyncDatabase) -> None:
             await db[name].create_indexes(INDEXES[name])
 
 
+async def _instance_indexes(db: AsyncDatabase) -> None:
+    """Several instances: chargers by holder and by lease, the site leases and the
+    relayed events (expired by a TTL index)."""
+    await db.chargers.create_indexes(leases.CHARGER_LEASE_INDEXES)
+    for name, models in leases.INDEXES.items():
+        if models:
+            await db[name].create_indexes(models)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
@@ -186,6 +198,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
     (8, "alert collections and their indexes", _alert_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
+    (11, "several instances: charger and site leases, relayed events", _instance_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
