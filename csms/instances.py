@@ -84,6 +84,13 @@ class Instances:
         """The other instance that holds ``charger_id``'s socket, or None."""
         return self.remote.get(charger_id)
 
+    async def locate(self, charger_id: str) -> str | None:
+        """The instance whose lease on ``charger_id`` is current, read from the database."""
+        doc = await self.services.chargers.holder(charger_id)
+        if not doc or not doc.get("connected") or doc.get("lease_until") is None:
+            return None
+        return doc.get("holder") if doc["lease_until"] > utcnow() else None
+
     def attach(self) -> None:
         """Wire this into the services and the registry (before they start)."""
         self.services.chargers.lease = self.lease_fields

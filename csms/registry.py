@@ -188,7 +188,15 @@ class ConnectionRegistry:
         if self.relay is not None and charger_id not in self._connections:
             holder = self.remote.holder(charger_id)
             if holder is not None:  # its socket is on another instance: ask that one
-                return await self.relay.call(charger_id, holder, action, payload, timeout, **meta)
+                outcome = await self.relay.call(charger_id, holder, action, payload, timeout,
+                                                **meta)  # fmt: skip
+                if outcome.status != NOT_CONNECTED:
+                    return outcome
+                # It left that instance meanwhile: where the database says it is now.
+                moved = await self.remote.locate(charger_id)
+                if moved in (None, holder, self.remote.id):
+                    return outcome
+                return await self.relay.call(charger_id, moved, action, payload, timeout, **meta)
         command_id = frames.new_id()
         stored = redact_payload(action, payload)
         doc = new_command(command_id, charger_id, action, stored, utcnow(), **meta)
