@@ -156,6 +156,8 @@ class Server:
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy, load=load_settings(args),
         )  # fmt: skip
+        if self.instances is not None and self.services.load is not None:
+            self.services.load.gate = self.instances.site_gate  # one decider per site
         # The first user exists before the first request is accepted (else a login right
         # after the start would be refused).
         await ensure_admin(self.services, args.admin_password)

@@ -43,6 +43,9 @@ log = logging.getLogger("csms.instances")
 
 CLOSE_TAKEN_OVER = 4000  # as a second connection in one process (OCPP_RULES 13)
 STREAM_RETRY_S = 1.0
+# Events of chargers held elsewhere that load management recomputes a site for.
+LOAD_REASONS = {"status": "status", "transaction_started": "start",
+                "transaction_stopped": "stop", "boot": "boot"}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -166,8 +169,18 @@ class Instances:
 
     def _event_arrived(self, change: dict[str, Any]) -> None:
         event = (change.get("fullDocument") or {}).get("event")
-        if isinstance(event, dict):
-            self.services.bus.deliver(event)
+        if not isinstance(event, dict):
+            return
+        self.services.bus.deliver(event)
+        reason = LOAD_REASONS.get(event.get("type"))
+        if reason is not None and isinstance(event.get("charger"), str):
+            # Load management decides here when this instance holds the site's lease.
+            extra = {key: event[key] for key in ("connector", "status") if key in event}
+            self.services.load_event(event["charger"], reason, **extra)
+
+    async def site_gate(self, root: str) -> bool:
+        """Whether this instance decides the load of the site tree of ``root`` now."""
+        return await self.decides(f"site:{root}")
 
     async def _renew_loop(self) -> None:
         chargers = self.services.chargers
