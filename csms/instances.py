@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
 from csms.command_relay import CommandRelay
 from csms.registry import ConnectionRegistry
@@ -43,6 +43,7 @@ log = logging.getLogger("csms.instances")
 
 CLOSE_TAKEN_OVER = 4000  # as a second connection in one process (OCPP_RULES 13)
 STREAM_RETRY_S = 1.0
+HISTORY_LOST = 286  # ChangeStreamHistoryLost: the resume token is older than the oplog
 # Events of chargers held elsewhere that load management recomputes a site for.
 LOAD_REASONS = {"status": "status", "transaction_started": "start",
                 "transaction_stopped": "stop", "boot": "boot"}  # fmt: skip
@@ -149,6 +150,13 @@ class Instances:
                         except Exception:
                             log.exception("%s stream: a change could not be handled", name)
                         token = stream.resume_token
+            except OperationFailure as exc:
+                if exc.code == HISTORY_LOST:  # older than the oplog: start afresh
+                    log.error("%s stream: resume point lost (%s); changes were missed", name, exc)
+                    token = None
+                else:
+                    log.warning("%s stream failed (%s); resuming", name, exc)
+                await asyncio.sleep(STREAM_RETRY_S)
             except PyMongoError as exc:
                 log.warning("%s stream failed (%s); resuming", name, exc)
                 await asyncio.sleep(STREAM_RETRY_S)
