@@ -1,13 +1,14 @@
 """``scripts/bench.py --instances N``: N instances on one database, and relayed actions.
 
-The embedded database runs alone (``scripts/database.py``, a one-node replica set);
-N servers share it (``--mongodb-uri``, ``--instance-id i<n>``), none pinned (N
-servers on two cores). One load generator per instance drives its share of the
-chargers and of the rate at the same time; their CALL/s add up. Then one charger
-connects to the first instance and ``ACTIONS`` soft resets are asked of the last
-instance's API one after the other: with N > 1 each is relayed through ``commands``
-and change streams (``csms.command_relay``), with N = 1 it is a local call; the
-round trip (HTTP request to response, the charger answering at once) is reported.
+The embedded database runs alone (as ``scripts/database.py`` runs it: a one-node
+replica set, retryable writes off); N servers share it (``--mongodb-uri``,
+``--instance-id i<n>``), none pinned (N servers on two cores). First, on the idle
+servers, one charger connects to the first instance and ``ACTIONS`` soft resets are
+asked of the last instance's API one after the other: with N > 1 each is relayed
+through ``commands`` and change streams (``csms.command_relay``), with N = 1 it is a
+local call; the round trip (HTTP request to response, the charger answering at once)
+is reported. Then one load generator per instance drives its share of the chargers
+and of the rate at the same time; their CALL/s add up.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,52 +27,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _common import ROOT  # noqa: F401  (puts the project on sys.path)
 from websockets.asyncio.client import connect
 
 from bench.runner import HERE, HOST, REPO, BenchError, ServerProcess, http_json, parse_args
 from bench.runner import main as phases_main
 from bench.stats import percentile
+from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError
 
 ACTIONS = 50
 PASSWORD = "bench-admin-pw"
 AUTH = "Basic " + base64.b64encode(f"admin:{PASSWORD}".encode()).decode()
-
-
-class Database:
-    """``scripts/database.py`` in a temporary directory, stopped by its pid."""
-
-    def __init__(self) -> None:
-        self.tmp = Path(tempfile.mkdtemp(prefix="bench-db-"))
-        self.process: subprocess.Popen | None = None
-
-    def start(self, timeout: float = 30.0) -> str:
-        """Start it; the URI it prints (raise BenchError)."""
-        out = self.tmp / "database.out"
-        with open(out, "wb") as handle:
-            self.process = subprocess.Popen(
-                [sys.executable, str(REPO / "scripts" / "database.py"), "--data-dir",
-                 str(self.tmp / "data")], stdout=handle, stderr=subprocess.STDOUT, cwd=REPO,
-            )  # fmt: skip
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            lines = out.read_text(errors="replace").splitlines()
-            if lines and lines[0].startswith("mongodb://"):
-                return lines[0].strip()
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise BenchError(f"database did not start: {out.read_text(errors='replace')[-300:]}")
-
-    def stop(self) -> None:
-        """SIGTERM (SIGKILL after 20 s), then remove the directory."""
-        if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _load_command(args: argparse.Namespace, server: ServerProcess, n: int, share: int) -> list:
@@ -172,10 +136,14 @@ async def action_round_trips(holder: ServerProcess, caller: ServerProcess) -> di
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """The whole ``--instances`` run: database, servers, loads, actions; the report."""
-    database = Database()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-db-"))
+    database = EmbeddedDatabase(tmp, write_uri_file=False, replica_set=True)
     servers: list[ServerProcess] = []
     try:
-        uri = database.start()
+        try:
+            uri = database.start()
+        except EmbeddedDatabaseError as exc:
+            raise BenchError(str(exc)) from None
         for n in range(args.instances):
             own = argparse.Namespace(**vars(args))
             own.mongodb_uri = uri
@@ -184,13 +152,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             server = ServerProcess("csms", own, None)
             servers.append(server)
             server.start()  # one after the other: the first creates the admin user
+        actions = asyncio.run(action_round_trips(servers[0], servers[-1]))  # before the load
         loads = run_loads(args, servers)
-        actions = asyncio.run(action_round_trips(servers[0], servers[-1]))
         lag = [http_json(f"http://{HOST}:{s.port}/healthz").get("flush_lag_ms") for s in servers]
     finally:
         for server in servers:
             server.stop(args.stop_timeout)
         database.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     errors = sum(load["errors"] for load in loads) + actions["failed"]
     return {
         "config": {
