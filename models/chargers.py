@@ -311,9 +311,10 @@ class ChargerRepo:
 
     async def release_all(self, holder: str, now: datetime) -> None:
         """At the start of an instance: the chargers an earlier run of it held are not
-        connected (the others' stay as they are, unlike ``mark_all_offline``)."""
+        connected (the others' stay as they are, unlike ``mark_all_offline``), nor are
+        those a single-instance server left connected (no holder at all)."""
         await self._coll.update_many(
-            {"holder": holder},
+            {"$or": [{"holder": holder}, {"connected": True, "holder": {"$exists": False}}]},
             {"$set": {"connected": False, "holder": None, "disconnected_at": now}},
         )
 

@@ -58,8 +58,11 @@ async def test_a_connection_records_its_holder_and_renewal_and_expiry_are_one_up
     assert await on_a.renew_leases("A", NOW + timedelta(seconds=14)) == 1
     doc = await db.chargers.find_one({"_id": "CP2"})
     assert (doc["connected"], doc["holder"]) == (False, None)
-    # A restarts: what its earlier run held is not connected; B's documents are left alone.
+    # A restarts: what its earlier run held is not connected, nor what a single-instance
+    # server left connected; B's documents are left alone.
+    await make_repo(db).connect("CP4", "/CP4", NOW)
     await on_a.release_all("A", NOW + timedelta(seconds=20))
+    assert (await db.chargers.find_one({"_id": "CP4"}))["connected"] is False
     doc = await db.chargers.find_one({"_id": "CP1"})
     assert (doc["connected"], doc["holder"]) == (False, None)
     assert (await db.chargers.find_one({"_id": "CP3"}))["holder"] == "B"
