@@ -27,6 +27,7 @@ from tornado.netutil import bind_sockets
 from csms import alerts
 from csms.certificate_authority import CertificateAuthority, load_ca, load_or_create_ca
 from csms.certificates import renewal_loop
+from csms.instances import Instances
 from csms.logfiles import FrameLog, start_logging
 from csms.registry import ConnectionRegistry
 from csms.services import CsmsSettings, Services
@@ -39,7 +40,13 @@ from models.db import DatabaseUnavailable, connect
 from models.embedded import EmbeddedDatabase, EmbeddedDatabaseError, private_dir
 from models.migrations import migrate
 from ocppj.timeutil import utcnow
-from server_options import alert_settings, limit_settings, load_settings, parse_args
+from server_options import (
+    alert_settings,
+    instance_settings,
+    limit_settings,
+    load_settings,
+    parse_args,
+)
 from simulator.manager import SimulatorManager
 
 log = logging.getLogger("csms.server")
@@ -65,6 +72,7 @@ class Server:
         self.http = None
         self.https = None
         self.metrics_http = None
+        self.instances: Instances | None = None
 
     async def start(self) -> None:
         """Start everything; raise DatabaseUnavailable/EmbeddedDatabaseError/OSError."""
@@ -88,8 +96,10 @@ class Server:
         # /metrics without authentication: only ever on the loopback interface.
         metrics_sockets = bind_sockets(args.metrics_port, "127.0.0.1") if args.metrics_port else []
         uri = args.mongodb_uri
+        multi = instance_settings(args)
         if uri is None:
-            self.embedded = EmbeddedDatabase(self.data_dir)
+            # Several instances need change streams: a one-node replica set.
+            self.embedded = EmbeddedDatabase(self.data_dir, replica_set=multi is not None)
             # On this thread: the child exits with it (nothing else runs yet; ~0.6 s).
             uri = self.embedded.start()
         self.client, db = await connect(uri)
@@ -121,8 +131,14 @@ class Server:
         )
         self.services.ca, self.services.registry = ca, self.registry
         alerts.attach(self.services)
-        await self.services.chargers.mark_all_offline()
+        if multi is None:
+            await self.services.chargers.mark_all_offline()
+        else:  # the others' chargers stay connected; this one's earlier run holds none
+            self.instances = Instances(self.services, self.registry, multi)
+            self.instances.attach()
         self.services.start()
+        if self.instances is not None:
+            await self.instances.start()
         if ca is not None:
             self.services.keep(renewal_loop(self.services))
         # Simulators started from the admin connect back to this server by default.
@@ -149,6 +165,8 @@ class Server:
             allow_unknown_chargers=args.allow_unknown_chargers, tls=tls is not None,
             trust_proxy_headers=args.behind_proxy, load=load_settings(args),
         )  # fmt: skip
+        if self.instances is not None and self.services.load is not None:
+            self.services.load.gate = self.instances.site_gate  # one decider per site
         # The first user exists before the first request is accepted (else a login right
         # after the start would be refused).
         await ensure_admin(self.services, args.admin_password)
@@ -193,6 +211,8 @@ class Server:
                 await asyncio.wait_for(server.close_all_connections(), 5.0)
             except TimeoutError:
                 log.warning("some connections did not close in time")
+        if self.instances is not None:
+            await self.instances.stop()
         if self.services is not None:
             await self.services.stop()
             for frame_log in (self.services.frame_log, self.services.sink_log):

@@ -14,6 +14,7 @@ import os
 
 from csms.alert_delivery import smtp_from_url
 from csms.alert_rules import AlertSettings
+from csms.instances import InstanceSettings
 from csms.load_management import LoadSettings
 from handlers.base import DEFAULT_TILE_URL, WebSettings
 from handlers.chargepoint.limits import LimitSettings
@@ -113,6 +114,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_limit_args(parser)
     add_load_args(parser)
     add_alert_args(parser)
+    add_instance_args(parser)
     args = parser.parse_args(argv)
     if args.keyfile and not args.certfile:
         parser.error("--keyfile needs --certfile")
@@ -321,6 +323,32 @@ def load_settings(args: argparse.Namespace) -> LoadSettings:
         hold_s=max(0.0, args.load_hold_seconds), connector_max_a=args.load_connector_max_a,
         call_timeout=args.load_call_timeout,
     )  # fmt: skip
+
+
+def add_instance_args(parser: argparse.ArgumentParser) -> None:
+    """Several instances on one MongoDB replica set (csms.instances). The mode is on with
+    --multi-instance or --instance-id (or their environment variables), off by default."""
+    parser.add_argument(
+        "--multi-instance", action=argparse.BooleanOptionalAction,
+        default=env_flag("CSMS_MULTI_INSTANCE", False),
+        help="share the database with other instances (needs a replica set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--instance-id", default=os.environ.get("CSMS_INSTANCE_ID") or None,
+        help="this instance's name among those sharing the database (default HOST:PORT;"
+        " implies --multi-instance)",
+    )  # fmt: skip
+    add_table(parser, [("--lease-seconds", "CSMS_LEASE_SECONDS", positive_float, 10.0,
+                        "a charger held by an instance that stops renewing shows offline"
+                        " after this long (renewed every third of it)")])  # fmt: skip
+
+
+def instance_settings(args: argparse.Namespace) -> InstanceSettings | None:
+    """This instance's settings in multi-instance mode, None with one instance."""
+    if not (args.multi_instance or args.instance_id):
+        return None
+    name = args.instance_id or f"{args.host}:{args.port}"
+    return InstanceSettings(instance_id=name, lease_s=args.lease_seconds)
 
 
 def _env_list(name: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("csms.events")
@@ -15,6 +16,9 @@ class EventBus:
     def __init__(self, queue_size: int = 1000):
         self._queues: set[asyncio.Queue] = set()
         self._queue_size = queue_size
+        # Several instances (csms.instances): told of every event published here, so
+        # the other instances' buses get it too; None with one instance.
+        self.relay: Callable[[dict[str, Any]], None] | None = None
 
     def subscribe(self) -> asyncio.Queue:
         """A new queue that receives every event published from now on."""
@@ -28,11 +32,17 @@ class EventBus:
 
     def publish(self, kind: str, charger: str, **data: Any) -> None:
         """Deliver ``{"type": kind, "charger": charger, **data}`` to every subscriber."""
-        if not self._queues:
+        if not self._queues and self.relay is None:
             return
         event = {"type": kind, "charger": charger, **data}
+        if self.relay is not None:
+            self.relay(event)
+        self.deliver(event)
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        """Hand ``event`` to every subscriber (also one another instance published)."""
         for queue in self._queues:
             try:
                 queue.put_nowait(event)
             except asyncio.QueueFull:
-                log.warning("event queue full; dropping %s for a slow subscriber", kind)
+                log.warning("event queue full; dropping %s for a slow subscriber", event["type"])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +91,9 @@ class LoadManager:
         self._recorded_at: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._closed = False
+        # Several instances (csms.instances): True when this instance decides for the
+        # site tree of that root now (a lease per site); None: one instance decides all.
+        self.gate: Callable[[str], Awaitable[bool]] | None = None
 
     # --- events ------------------------------------------------------------
 
@@ -206,7 +210,10 @@ class LoadManager:
     # --- one recomputation ---------------------------------------------------
 
     async def recompute(self, root: str, reasons: set[str], forced: set[str]) -> None:
-        """Allocate the site tree of ``root`` and send what changed."""
+        """Allocate the site tree of ``root`` and send what changed (with several
+        instances only on the one holding the site's lease)."""
+        if self.gate is not None and not await self.gate(root):
+            return
         services, settings = self.services, self.settings
         sites = {site["_id"]: site for site in await services.sites.all()}
         if root not in sites:

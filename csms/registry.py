@@ -113,12 +113,19 @@ class ConnectionRegistry:
         self.default_timeout = default_timeout
         self._empty = asyncio.Event()
         self._empty.set()
+        # Several instances (csms.instances): ``remote.holder(id)`` names the instance
+        # holding a charger's socket elsewhere, ``relay`` calls it there; None alone.
+        self.remote: Any = None
+        self.relay: Any = None
 
     def __len__(self) -> int:
         return len(self._connections)
 
     def __contains__(self, charger_id: str) -> bool:
-        return charger_id in self._connections
+        """Connected here, or (several instances) to another instance."""
+        if charger_id in self._connections:
+            return True
+        return self.remote is not None and self.remote.holder(charger_id) is not None
 
     def ids(self) -> list[str]:
         """Ids of the connected chargers."""
@@ -178,6 +185,18 @@ class ConnectionRegistry:
         """
         self._schemas.validate(action, payload)
         timeout = self.default_timeout if timeout is None else timeout
+        if self.relay is not None and charger_id not in self._connections:
+            holder = self.remote.holder(charger_id)
+            if holder is not None:  # its socket is on another instance: ask that one
+                outcome = await self.relay.call(charger_id, holder, action, payload, timeout,
+                                                **meta)  # fmt: skip
+                if outcome.status != NOT_CONNECTED:
+                    return outcome
+                # It left that instance meanwhile: where the database says it is now.
+                moved = await self.remote.locate(charger_id)
+                if moved in (None, holder, self.remote.id):
+                    return outcome
+                return await self.relay.call(charger_id, moved, action, payload, timeout, **meta)
         command_id = frames.new_id()
         stored = redact_payload(action, payload)
         doc = new_command(command_id, charger_id, action, stored, utcnow(), **meta)
@@ -186,6 +205,21 @@ class ConnectionRegistry:
             return await self._finish(doc, outcome, store_new=True)
         if self.commands is not None:
             await self.commands.insert(doc)
+        return await self._send(doc, payload, timeout)
+
+    async def run_stored(
+        self, doc: dict[str, Any], payload: dict[str, Any], timeout: float | None = None
+    ) -> Outcome:
+        """Send a command another instance stored for this one (``csms.command_relay``):
+        ``payload`` is the unredacted one; the outcome is written on ``doc``."""
+        self._schemas.validate(doc["action"], payload)
+        timeout = self.default_timeout if timeout is None else timeout
+        doc["relay_payload"] = None  # dropped from the stored command with the outcome
+        return await self._send(doc, payload, timeout)
+
+    async def _send(self, doc: dict[str, Any], payload: dict[str, Any], timeout: float) -> Outcome:
+        """Send the stored command ``doc`` and finish it with its outcome."""
+        charger_id, action, command_id = doc["charger"], doc["action"], doc["_id"]
         session = self._session(charger_id)  # again: it may have gone while we stored
         if session is None:
             outcome = Outcome(NOT_CONNECTED, description=f"{charger_id} disconnected")
@@ -245,6 +279,8 @@ class ConnectionRegistry:
             "error_details": outcome.details or None,
             "finished_ts": utcnow(),
         }
+        if "relay_payload" in doc:
+            result["relay_payload"] = None
         if self.metrics is not None:
             label = "CALLRESULT" if outcome.answered else outcome.status
             if outcome.status == ERROR and outcome.error_code in errors.ERROR_CODES:

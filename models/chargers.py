@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -131,6 +132,9 @@ class ChargerRepo:
     async def every(self, fields: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every charger, only ``fields`` of it (the fleet overview's one full read)."""
         return await self._coll.find({}, dict.fromkeys(fields, 1)).to_list()
+        # Several instances (csms.instances): fields a connection adds to the charger
+        # (holder, held_since, lease_until) given the time; None with one instance.
+        self.lease: Callable[[datetime], dict[str, Any]] | None = None
 
     async def flush(self) -> None:
         """Write every queued charger update now."""
@@ -165,6 +169,8 @@ class ChargerRepo:
         then, not a find-and-modify (several times the cost on the embedded database, and
         a reconnect storm of known chargers pays it for each)."""
         changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
+        if self.lease is not None:
+            changes |= self.lease(now)
         if known is not None:
             if (await self._coll.update_one({"_id": charger_id}, {"$set": changes})).matched_count:
                 return known | changes, False
@@ -186,10 +192,13 @@ class ChargerRepo:
 
     async def disconnected(self, charger_id: str, now: datetime, connected_at: datetime) -> None:
         """Mark the charger offline, unless a newer connection has taken over meanwhile
-        (its ``connected_at`` differs): a replaced socket's close must not win."""
+        (its ``connected_at`` differs): a replaced socket's close must not win. With
+        several instances the charger's lease is given up too."""
+        changes = {"connected": False, "disconnected_at": now, "last_seen": now}
+        if self.lease is not None:
+            changes["holder"] = None
         await self._coll.update_one(
-            {"_id": charger_id, "connected_at": connected_at},
-            {"$set": {"connected": False, "disconnected_at": now, "last_seen": now}},
+            {"_id": charger_id, "connected_at": connected_at}, {"$set": changes}
         )
 
     async def handed_back(self, charger_id: str, abandoned_at: datetime, live_at: datetime) -> None:
@@ -301,3 +310,52 @@ class ChargerRepo:
         """Chargers not connected and last heard of before ``cutoff`` (index connected)."""
         query = {"connected": False, "last_seen": {"$lt": cutoff}}
         return await self._coll.find(query, {"last_seen": 1}).limit(limit).to_list()
+
+    async def renew_leases(self, holder: str, until: datetime) -> int:
+        """Extend the lease of every charger ``holder`` holds to ``until`` and mark them
+        connected again (one update for all of them; index ``holder``); the count."""
+        result = await self._coll.update_many(
+            {"holder": holder},
+            {"$set": {"lease_until": until, "connected": True}},
+        )
+        return result.modified_count
+
+    async def expire_leases(self, now: datetime) -> int:
+        """Mark offline the chargers whose holder stopped renewing (its lease ended
+        before ``now``: that instance died); index ``connected_lease``. The count."""
+        result = await self._coll.update_many(
+            {"connected": True, "lease_until": {"$lt": now}},
+            {"$set": {"connected": False, "disconnected_at": now}},
+        )
+        return result.modified_count
+
+    async def holder(self, charger_id: str) -> dict[str, Any] | None:
+        """``{holder, lease_until, connected}`` of a charger (None when unknown)."""
+        fields = {"holder": 1, "lease_until": 1, "connected": 1}
+        return await self._coll.find_one({"_id": charger_id}, fields)
+
+    async def held_by_others(self, holder: str) -> dict[str, str]:
+        """Connected chargers whose socket another instance holds: id -> that instance."""
+        query = {"connected": True, "holder": {"$nin": [holder, None]}}
+        cursor = self._coll.find(query, {"holder": 1})
+        return {doc["_id"]: doc["holder"] async for doc in cursor}
+
+    async def release_all(self, holder: str, now: datetime) -> None:
+        """At the start of an instance: the chargers an earlier run of it held are not
+        connected (the others' stay as they are, unlike ``mark_all_offline``), nor are
+        those a single-instance server left connected (no holder at all)."""
+        await self._coll.update_many(
+            {"$or": [{"holder": holder}, {"connected": True, "holder": {"$exists": False}}]},
+            {"$set": {"connected": False, "holder": None, "disconnected_at": now}},
+        )
+
+    async def watch_holders(self, resume_after: Any = None) -> Any:
+        """A change stream of chargers whose connection or holder changed (new ones
+        too), each with its full document; lease renewals alone are not in it."""
+        fields = "updateDescription.updatedFields"
+        match = {"$or": [{"operationType": "insert"},
+                         {f"{fields}.holder": {"$exists": True}},
+                         {f"{fields}.connected": {"$exists": True}}]}  # fmt: skip
+        return await self._coll.watch(
+            [{"$match": match}], full_document="updateLookup", resume_after=resume_after
+        )

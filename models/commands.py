@@ -109,3 +109,22 @@ class CommandRepo:
         }
         cursor = self._messages.find(query).sort([("ts", ASCENDING), ("_id", ASCENDING)])
         return [frame for exchange in await cursor.to_list() for frame in frames_of(exchange)]
+
+    async def watch_one(self, command_id: str) -> Any:
+        """A change stream of the updates of one command (the full document with each):
+        the caller of a relayed command waits on it for the outcome."""
+        match = {"documentKey._id": command_id, "operationType": {"$in": ["update", "replace"]}}
+        return await self._coll.watch([{"$match": match}], full_document="updateLookup")
+
+    async def watch_relayed(self, instance: str, resume_after: Any = None) -> Any:
+        """A change stream of the commands other instances relay to ``instance`` (new
+        documents whose ``relay_to`` names it), resumed after ``resume_after``."""
+        match = {"operationType": "insert", "fullDocument.relay_to": instance}
+        return await self._coll.watch([{"$match": match}], resume_after=resume_after)
+
+    async def finish_pending(self, command_id: str, fields: dict[str, Any]) -> bool:
+        """Set the outcome of a command nobody has finished yet; False when one had."""
+        result = await self._coll.update_one(
+            {"_id": command_id, "status": PENDING}, {"$set": fields}
+        )
+        return result.matched_count == 1

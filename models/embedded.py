@@ -86,10 +86,20 @@ class EmbeddedDatabase:
     """
 
     def __init__(
-        self, data_dir: str | Path, host: str = "127.0.0.1", write_uri_file=True, auth=True
+        self,
+        data_dir: str | Path,
+        host: str = "127.0.0.1",
+        write_uri_file=True,
+        auth=True,
+        *,
+        port: int | None = None,
+        replica_set: bool = False,
     ):
         self.data_dir = Path(data_dir)
         self.host = host
+        self.port = port  # None: a free port
+        # A one-node replica set (change streams, for several instances), else --standalone.
+        self.replica_set = replica_set
         self.write_uri_file = write_uri_file
         self.auth = auth
         self.process: subprocess.Popen | None = None
@@ -170,13 +180,15 @@ class EmbeddedDatabase:
         tries = 0
         while tries < attempts:  # the free port may be taken before the child binds it
             tries += 1
-            port = free_port(self.host)
+            port = self.port or free_port(self.host)
             log_path = logs / "secantusd.log"
             # --standalone: no oplog and no retryable-write records, which we
             # never read. SecantusDB prunes those records on every write in
             # O(records): after ~10,000 writes each update cost 4.7 ms instead
-            # of 0.23 ms (measured). No multi-document transactions or change
-            # streams are used here, so a replica set buys nothing.
+            # of 0.23 ms (measured). One instance needs no change streams, so a
+            # replica set buys nothing; several instances (``replica_set``) do,
+            # and their clients turn retryable writes off (the URI says so).
+            topology = [] if self.replica_set else ["--standalone"]
             login = ["--auth"] if password is not None else []
             log_fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             log_path.chmod(0o600)
@@ -184,13 +196,15 @@ class EmbeddedDatabase:
                 self.process = subprocess.Popen(
                     [executable, "--host", self.host, "--port", str(port),
                      "--storage-path", str(storage), "--log-level", "WARNING",
-                     "--standalone", *login],
+                     *topology, *login],
                     stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                     start_new_session=True, preexec_fn=_die_with_parent,
                 )  # fmt: skip
             if self._wait_ready(port, timeout):
                 user = f"{DB_USER}:{password}@" if password is not None else ""
                 options = "directConnection=true" + ("&authSource=admin" if user else "")
+                if self.replica_set:
+                    options += "&retryWrites=false"
                 uri = f"mongodb://{user}{self.host}:{port}/?{options}"
                 if publish:
                     self.uri = uri

@@ -17,6 +17,7 @@ from models import (
     alerts,
     certificates,
     charging_profiles,
+    leases,
     reservations,
     security_events,
     sites,
@@ -39,6 +40,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         # search scans instead (~0.2 s at 10,000 chargers).
         IndexModel([("connected", ASCENDING)], name="connected"),
         sites.CHARGER_SITE_INDEX,
+        *leases.CHARGER_LEASE_INDEXES,
     ],
     "transactions": [
         IndexModel(
@@ -99,6 +101,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     "certificates": certificates.INDEXES,
     "sites": sites.SITE_INDEXES,
     "allocations": sites.ALLOCATION_INDEXES,
+    **leases.INDEXES,
 }
 
 
@@ -205,6 +208,13 @@ async def _insert_measurements(db: AsyncDatabase, rows: list[dict]) -> None:
     docs = [{**doc, "migrated": _CONVERTED} for doc in measurements(rows)]
     if docs:
         await db.meter_values.insert_many(docs, ordered=False)
+async def _instance_indexes(db: AsyncDatabase) -> None:
+    """Several instances: chargers by holder and by lease, the site leases and the
+    relayed events (expired by a TTL index)."""
+    await db.chargers.create_indexes(leases.CHARGER_LEASE_INDEXES)
+    for name, models in leases.INDEXES.items():
+        if models:
+            await db[name].create_indexes(models)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
@@ -218,6 +228,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (8, "alert collections and their indexes", _alert_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
     (10, "meter values: one measurement per reading", _measurements),
+    (11, "several instances: charger and site leases, relayed events", _instance_indexes),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

@@ -269,7 +269,7 @@ async def run(args: argparse.Namespace) -> dict:
     loop = asyncio.get_running_loop()
     stats = Stats()
     chargers = [
-        Charger(i, args.url, stats, args.call_timeout, args.seed, args.mix)
+        Charger(args.first_index + i, args.url, stats, args.call_timeout, args.seed, args.mix)
         for i in range(args.chargers)
     ]
     server_pid = args.server_pid
@@ -344,6 +344,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=100, help="parallel ramp-ups")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mix", choices=("charging", "idle"), default="charging")
+    parser.add_argument(
+        "--first-index", type=int, default=0, help="number of the first charger (BENCH<n>)"
+    )
     return parser.parse_args(argv)
 
 

@@ -438,6 +438,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra server.py argument, repeatable (e.g. --server-arg=--log-level=WARNING)",
     )  # fmt: skip
     storm.add_args(parser)
+    parser.add_argument(
+        "--instances", type=int, default=0, help="N instances on one database (instances.py)"
+    )
     args = parser.parse_args(argv)
     if args.chargers < 1 or args.rate < 0 or args.duration <= 0 or args.warmup < 0:
         parser.error("--chargers must be >= 1, --rate >= 0, --duration > 0, --warmup >= 0")

@@ -176,3 +176,46 @@ def raise_nofile_limit(wanted: int) -> int:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft
+
+
+class DatabaseProcess:
+    """``scripts/database.py``: the embedded database alone, shared by several servers."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.process: subprocess.Popen | None = None
+        self.uri = ""
+
+    def start(self, timeout: float = 30.0) -> str:
+        """Start it and return the URI it prints."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = self.data_dir / "database.out"
+        with open(out, "wb") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "scripts" / "database.py"),
+                 "--data-dir", str(self.data_dir)],
+                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = out.read_text(errors="replace").splitlines()
+            if lines and lines[0].startswith("mongodb://"):
+                self.uri = lines[0].strip()
+                return self.uri
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"database did not start: {out.read_text(errors='replace')}")
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM and wait (SIGKILL when it does not end in time); the exit code."""
+        process = self.process
+        if process is None or process.poll() is not None:
+            return None if process is None else process.returncode
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            return process.wait(10)

@@ -63,3 +63,14 @@ def test_a_full_queue_drops_for_that_subscriber_only(caplog):
     ]
     bus.publish("meter", "CP1", n=3)  # room again
     assert drain(slow) == [{"type": "meter", "charger": "CP1", "n": 3}]
+
+
+def test_the_relay_hears_local_events_once_and_delivered_ones_never():
+    bus = EventBus()
+    relayed = []
+    bus.relay = relayed.append
+    queue = bus.subscribe()
+    bus.publish("status", "CP1", connector=1, status="Charging")
+    bus.deliver({"type": "status", "charger": "CP9", "connector": 1, "status": "Faulted"})
+    assert relayed == [{"type": "status", "charger": "CP1", "connector": 1, "status": "Charging"}]
+    assert [queue.get_nowait()["charger"] for _ in range(2)] == ["CP1", "CP9"]

@@ -62,6 +62,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 8: alert collections and their indexes",
         "applied 9: certificates: issued charger certificates and kept CSRs",
         "applied 10: meter values: one measurement per reading",
+        "applied 11: several instances: charger and site leases, relayed events",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -207,3 +208,16 @@ async def test_migration_10_turns_sampled_values_into_one_measurement_per_readin
     rows, total = await repo.search(charger="CP1")
     assert (rows, total) == ([old[4], *old[:4]], 5)
     assert await repo.last_energy_register("CP1", 7) == 1000.0
+@pytest.mark.gen_test
+async def test_migration_11_indexes_the_charger_leases_and_expires_relayed_events(db):
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    for name in ("holder", "connected_lease"):
+        await db.chargers.drop_index(name)
+    assert (await migrate(db))[0] == (
+        "applied 11: several instances: charger and site leases, relayed events"
+    )
+    chargers = await db.chargers.index_information()
+    assert chargers["holder"]["key"] == [("holder", 1)]
+    assert chargers["connected_lease"]["key"] == [("connected", 1), ("lease_until", 1)]
+    events = await db.events.index_information()
+    assert events["ttl"]["expireAfterSeconds"] == 600
