@@ -93,7 +93,15 @@ INDEXES: dict[str, list[IndexModel]] = {
     "rfid_tags": [],
     "tariffs": tariffs.INDEXES,
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
-    "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
+    "users": [
+        IndexModel([("username", ASCENDING)], name="username", unique=True),
+        # One-time set-password links (invites, resets): only users holding one.
+        IndexModel(
+            [("invite.token_hash", ASCENDING)],
+            name="invite",
+            partialFilterExpression={"invite.token_hash": {"$exists": True}},
+        ),
+    ],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     **alerts.INDEXES,
     "counters": [],
@@ -176,6 +184,16 @@ async def _alert_indexes(db: AsyncDatabase) -> None:
             await db[name].create_indexes(INDEXES[name])
 
 
+async def _user_roles(db: AsyncDatabase) -> None:
+    """``is_admin`` becomes ``role`` (true, or missing: admin, as every user was one;
+    false: operator) and users get ``disabled``; ``is_admin`` is dropped."""
+    no_role = {"role": {"$exists": False}}
+    await db.users.update_many({**no_role, "is_admin": False}, {"$set": {"role": "operator"}})
+    await db.users.update_many(no_role, {"$set": {"role": "admin"}})
+    await db.users.update_many({"disabled": {"$exists": False}}, {"$set": {"disabled": False}})
+    await db.users.update_many({"is_admin": {"$exists": True}}, {"$unset": {"is_admin": ""}})
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
     (1, "create collections and the meter_values time series", _create_collections),
     (2, "transaction counter above every stored id", _sync_transaction_counter),
@@ -186,6 +204,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (7, "chargers, RFID tags and sites by their tariff", _tariff_user_indexes),
     (8, "alert collections and their indexes", _alert_indexes),
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
+    (12, "users: is_admin becomes a role; disabled", _user_roles),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

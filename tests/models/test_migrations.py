@@ -59,6 +59,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 7: chargers, RFID tags and sites by their tariff",
         "applied 8: alert collections and their indexes",
         "applied 9: certificates: issued charger certificates and kept CSRs",
+        "applied 12: users: is_admin becomes a role; disabled",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -138,3 +139,21 @@ async def test_migration_8_creates_the_alert_collections_and_indexes(db):
     assert "ts" in await db.anomalies.index_information()
     boots = await db.charger_boots.index_information()
     assert boots["ttl"]["expireAfterSeconds"] == 2 * 24 * 3600
+
+
+@pytest.mark.gen_test
+async def test_migration_12_turns_is_admin_into_a_role(db):
+    await db.users.insert_many([
+        {"username": "a", "is_admin": True}, {"username": "o", "is_admin": False},
+        {"username": "old"}, {"username": "v", "role": "viewer", "disabled": True},
+    ])  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    assert (await migrate(db))[0] == "applied 12: users: is_admin becomes a role; disabled"
+    users = await db.users.find({}, {"_id": 0}).sort("username", 1).to_list()
+    assert users == [
+        {"username": "a", "role": "admin", "disabled": False},
+        {"username": "o", "role": "operator", "disabled": False},
+        {"username": "old", "role": "admin", "disabled": False},
+        {"username": "v", "role": "viewer", "disabled": True},
+    ]
+    assert "invite" in await db.users.index_information()
