@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import swagger_ui_bundle
 import tornado.web
 import xstatic.pkg.leaflet
 from tornado.routing import Rule
@@ -22,6 +23,7 @@ from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, health, live, metrics, pages
 from handlers.admin import alerts as admin_alerts
+from handlers.admin import api_docs as admin_api_docs
 from handlers.admin import certificates as admin_certificates
 from handlers.admin import chargers as admin_chargers
 from handlers.admin import data as admin_data
@@ -32,6 +34,8 @@ from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
 from handlers.admin import sites as admin_sites
 from handlers.admin import tariffs as admin_tariffs
+from handlers.admin import tokens as admin_tokens
+from handlers.admin import users as admin_users
 from handlers.api import alerts as api_alerts
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
@@ -75,6 +79,7 @@ HTTP_MODULES = (
     api_index, metrics,
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security, admin_tariffs, admin_certificates, admin_sites, admin_alerts,
+    admin_users, admin_tokens, admin_api_docs,
 )  # fmt: skip
 
 
@@ -85,6 +90,10 @@ def routes() -> list[Any]:
         Rule(WebSocketUpgrade(exclude=SINK_PATHS), ChargePointHandler),
         (r"/vendor/leaflet/(.*)", VendorStaticHandler,
          {"path": xstatic.pkg.leaflet.BASE_DIR}),
+        (r"/vendor/swagger-ui/(.*)", VendorStaticHandler,
+         {"path": str(swagger_ui_bundle.swagger_ui_path)}),
+        (r"/favicon\.ico", tornado.web.RedirectHandler,
+         {"url": "/static/favicon.svg", "permanent": True}),
         *(route for module in HTTP_MODULES for route in module.default_handlers),
         *api_index.not_found_handlers,
     ]  # fmt: skip
