@@ -16,11 +16,7 @@ USERS = "/ocpp/admin/users/"
 
 def link_token(page: str) -> str:
     """The one-time token of the set-password link shown on the page."""
-    link = (
-        field_value(page, "set-password-link")
-        or re.search(r'id="set-password-link" value="([^"]+)"', page)[1]
-    )
-    return link.rsplit("/", 1)[1]
+    return field_value(page, "link").rsplit("/", 1)[1]
 
 
 async def browser_of(http_url, username: str, password: str) -> AdminBrowser:
