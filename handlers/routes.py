@@ -9,11 +9,11 @@ also uses; plain HTTP never reaches the charger handler. The API's catch-all JSO
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from pathlib import Path
 from typing import Any
 
-import swagger_ui_bundle
 import tornado.web
 import xstatic.pkg.leaflet
 from tornado.routing import Rule
@@ -55,21 +55,34 @@ from simulator.manager import SimulatorManager
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_SIZE = 64 * 1024
+FAVICON = "favicon.svg"
 
 
 class StaticHandler(tornado.web.StaticFileHandler):
     """Static files; a path with a NUL or another control character is a 400 (the
-    file system call would raise and answer 500)."""
+    file system call would raise and answer 500). Tornado also routes ``/favicon.ico``
+    here: it answers with the SVG icon the pages link."""
 
     def parse_url_path(self, url_path: str) -> str:
         """The relative file path, or 400 for a path no file can have."""
         if any(ord(char) < 32 for char in url_path):
             raise tornado.web.HTTPError(400, log_message="control character in a static path")
+        if url_path == "favicon.ico":
+            return FAVICON
         return super().parse_url_path(url_path)
 
 
 class VendorStaticHandler(StaticHandler):
     """Front-end libraries served from their installed Python packages (no CDN)."""
+
+
+def swagger_ui_dir() -> str:
+    """Swagger UI 5 (OpenAPI 3.1) as the ``flask-swagger-ui`` package ships it: only its
+    files are served, the package (and Flask) is never imported."""
+    spec = importlib.util.find_spec("flask_swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the flask-swagger-ui package is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "dist")
 
 
 # The modules whose ``default_handlers`` are served, in matching order.
@@ -91,9 +104,7 @@ def routes() -> list[Any]:
         (r"/vendor/leaflet/(.*)", VendorStaticHandler,
          {"path": xstatic.pkg.leaflet.BASE_DIR}),
         (r"/vendor/swagger-ui/(.*)", VendorStaticHandler,
-         {"path": str(swagger_ui_bundle.swagger_ui_path)}),
-        (r"/favicon\.ico", tornado.web.RedirectHandler,
-         {"url": "/static/favicon.svg", "permanent": True}),
+         {"path": swagger_ui_dir()}),
         *(route for module in HTTP_MODULES for route in module.default_handlers),
         *api_index.not_found_handlers,
     ]  # fmt: skip

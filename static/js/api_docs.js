@@ -1,4 +1,4 @@
-/* The API documentation page: Swagger UI (from the swagger-ui-bundle package, served
+/* The API documentation page: Swagger UI 5 (from the flask-swagger-ui package, served
  * under /vendor/swagger-ui/) renders our OpenAPI document, whose URL is the
  * data-spec attribute of #swagger-ui (no inline script). "Try it out" sends the
  * login cookie and this page's XSRF token, so it acts with the viewer's own role. */

@@ -21,7 +21,7 @@ from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler
-from handlers.routes import MAX_MESSAGE_SIZE, make_app, routes
+from handlers.routes import MAX_MESSAGE_SIZE, ROOT, make_app, routes
 from simulator.manager import SimulatorManager
 from tests.charge_points import raw_charger
 from tests.conftest import COOKIE_SECRET
@@ -33,7 +33,6 @@ PUBLIC = {
     r"/ocpp/logout$",  # clearing a cookie needs no login
     r"/ocpp/c/(?P<cid>[^/]+)/$",
     r"/ocpp/c/(?P<cid>[^/]+)/qr\.svg$",
-    r"/favicon\.ico$",  # a redirect to the static SVG
     r"/ocpp/set-password/([A-Za-z0-9_-]+)$",  # the one-time token is the credential
 }
 # Admins only, for reading and writing: users, security (profiles, charger keys, unknown
@@ -207,6 +206,19 @@ async def test_every_route_checks_the_role(app, http_url, db, services):
 def test_charger_route_is_any_upgrade_but_the_sink():
     kinds = [type(rule.matcher).__name__ for rule in routes()[:2]]
     assert kinds == ["WebSocketUpgrade", "WebSocketUpgrade"]
+
+
+@pytest.mark.gen_test
+async def test_the_favicon_is_the_svg_the_pages_link(http_url):
+    response = await AsyncHTTPClient().fetch(http_url("/favicon.ico"))
+    assert response.headers["Content-Type"] == "image/svg+xml"
+    assert response.body == (ROOT / "static" / "favicon.svg").read_bytes()
+
+
+@pytest.mark.gen_test
+async def test_swagger_ui_is_served_locally(http_url):
+    response = await AsyncHTTPClient().fetch(http_url("/vendor/swagger-ui/swagger-ui-bundle.js"))
+    assert response.code == 200 and b"SwaggerUIBundle" in response.body
 
 
 @pytest.mark.gen_test
