@@ -180,10 +180,18 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
 
     def check_role(self) -> None:
         """Refuse (403) a request whose method needs more than the current role."""
-        needed = self.needed_role
+        self.require_role(self.needed_role)
+
+    def require_role(self, needed: str) -> None:
+        """Refuse (403) unless the current role reaches ``needed`` (what a handler checks
+        itself when one route does things of different weight)."""
         if not allows(self.current_role, needed):
-            reading = self.request.method in READ_METHODS
-            raise Forbidden(self.current_role or VIEWER, needed, reading)
+            self.refuse(needed)
+
+    def refuse(self, needed: str) -> None:
+        """Raise the 403 page of a role below ``needed``."""
+        reading = self.request.method in READ_METHODS
+        raise Forbidden(self.current_role or VIEWER, needed, reading)
 
     def require_https(self) -> None:
         """With a TLS port beside the plain one, a page asked for over plain HTTP is
@@ -267,14 +275,11 @@ class APIHandler(BaseHandler):
             return
         super().check_xsrf_cookie()
 
-    def check_role(self) -> None:
-        """Refuse (403 JSON) a request whose method needs more than the current role (a
-        token's role caps its owner's)."""
-        try:
-            super().check_role()
-        except Forbidden as exc:
-            detail = f"{self.request.method} {self.request.path} requires {exc.needed}"
-            raise ApiError(403, "forbidden", detail) from None
+    def refuse(self, needed: str) -> None:
+        """Raise the 403 JSON error of a role below ``needed`` (a token's role caps its
+        owner's)."""
+        detail = f"{self.request.method} {self.request.path} requires {needed}"
+        raise ApiError(403, "forbidden", detail)
 
     async def prepare(self) -> None:
         """Authenticate; 401 with a JSON body when nobody is."""

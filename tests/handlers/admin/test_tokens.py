@@ -15,6 +15,13 @@ from tests.handlers.api.support import assert_error, call, data
 
 TOKENS = "/ocpp/admin/tokens/"
 TAG = {"id_tag": "T1", "status": "accepted"}
+ROOT_CERT = {"action": "install_certificate", "certificate_type": "CentralSystemRootCertificate",
+             "certificate": "PEM"}  # fmt: skip
+ADMIN_ACTIONS = (
+    ROOT_CERT,
+    {"action": "ChangeConfiguration", "key": " authorizationKey", "value": "00"},
+    {"action": "change_configuration", "key": "SecurityProfile", "value": "2"},
+)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -105,3 +112,31 @@ async def test_an_operator_manages_only_their_own_tokens(http_url, services, adm
     admin = await admin_browser(http_url, admin_user)
     listing = page_text(await admin.get(TOKENS))
     assert len(re.findall(r"<tr data-token=", listing)) == 2  # an admin sees everyone's
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_certificates_and_security_keys_of_a_charger_need_an_admin(
+    http_url, services, admin_user, db
+):
+    await db.chargers.insert_one({"_id": "CP1", "name": "CP1", "connectors": {}, "boot": None})
+    operator = await services.tokens.create("admin", "ops", "operator")
+    admin = await services.tokens.create("admin", "all", "admin")
+    action = "/ocpp/chargers/CP1/action/"
+    for body in ADMIN_ACTIONS:
+        refused = await call(http_url, action, method="POST", headers=bearer(operator), json=body)
+        assert data(refused) == {"error": "forbidden", "detail": f"POST {action} requires admin"}
+        allowed = await call(http_url, action, method="POST", headers=bearer(admin), json=body)
+        assert allowed.code == 409, allowed.body  # not connected: past the role check
+    body = {"action": "change_configuration", "key": "HeartbeatInterval", "value": "60"}
+    response = await call(http_url, action, method="POST", headers=bearer(operator), json=body)
+    assert response.code == 409
+
+    await services.users.create("ops", "ops-pass-1", "operator")
+    ops = await browser_of(http_url, "ops", "ops-pass-1")
+    page = await ops.post("/ocpp/admin/chargers/CP1/operations/change_configuration",
+                          {"key": "AuthorizationKey", "value": "00"})  # fmt: skip
+    assert page.code == 403
+    assert "Your role (operator) may not make this change: it requires admin." in page_text(page)
+    heartbeat = await ops.post("/ocpp/admin/chargers/CP1/operations/change_configuration",
+                               {"key": "HeartbeatInterval", "value": "60"})  # fmt: skip
+    assert heartbeat.code == 409
