@@ -12,6 +12,7 @@ import hmac
 import secrets
 
 N, R, P = 2**14, 8, 1
+MIN_PASSWORD = 8  # characters, for every password a person chooses
 _PREFIX = "scrypt"
 
 

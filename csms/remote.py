@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from auth.roles import ADMIN, OPERATOR
 from csms import configuration, firmware, local_list, reservation, security, smart_charging
 from csms import transactions as tx
 from csms.registry import ConnectionRegistry, Outcome
@@ -53,6 +54,7 @@ __all__ = [
     "ParameterError",
     "Refused",
     "describe_operations",
+    "needed_role",
     "operation",
     "perform",
     "request_body_schema",
@@ -337,6 +339,24 @@ _TABLE = (
 
 OPERATIONS: Mapping[str, Operation] = MappingProxyType({op.name: op for op in _TABLE})
 _BY_ACTION: Mapping[str, Operation] = MappingProxyType({op.action: op for op in _TABLE})
+
+# What only an admin may send (the ROLE CONTRACT): the charger's root certificates and
+# certificate chain, and the configuration keys of its security profile and its key.
+ADMIN_OPERATIONS = frozenset({"install_certificate", "delete_certificate", "certificate_signed"})
+ADMIN_CONFIGURATION_KEYS = frozenset({"authorizationkey", "securityprofile"})
+
+
+def needed_role(name: object, params: Mapping[str, Any]) -> str:
+    """The role needed to send operation ``name`` (a name or an OCPP action) with
+    ``params``: admin for certificates and security keys, else operator."""
+    op = (OPERATIONS.get(name) or _BY_ACTION.get(name)) if isinstance(name, str) else None
+    if op is not None and op.name in ADMIN_OPERATIONS:
+        return ADMIN
+    if op is not None and op.name == "change_configuration":
+        key = params.get("key")
+        if isinstance(key, str) and key.strip().casefold() in ADMIN_CONFIGURATION_KEYS:
+            return ADMIN
+    return OPERATOR
 
 
 def operation(name: Any) -> Operation:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
+from auth.passwords import MIN_PASSWORD
+from auth.roles import VIEWER
 from handlers.base import BaseHandler
 
 DASHBOARD = "/ocpp/"
@@ -25,6 +27,8 @@ def safe_next(target: str | None) -> str:
 
 class LoginHandler(BaseHandler):
     """``GET/POST /ocpp/login``."""
+
+    write_role = VIEWER  # logging in again changes nothing of others
 
     def get(self) -> None:
         """The login form."""
@@ -53,12 +57,50 @@ class LoginHandler(BaseHandler):
                 "login.html", error="Wrong username or password.", username=username, next=target
             )
             return
+        await self.services.users.record_login(user["username"])
         self.login(user)
         self.redirect(target)
 
 
+class SetPasswordHandler(BaseHandler):
+    """``GET/POST /ocpp/set-password/<token>``: the one-time link of an invite or a password
+    reset; no login needed (the token is the credential), and it logs the user in."""
+
+    write_role = VIEWER
+
+    async def get(self, token: str) -> None:
+        """The form, or why the link no longer works (404)."""
+        user = await self.services.users.by_invite(token)
+        self.set_header("Cache-Control", "no-store")
+        self.set_status(200 if user else 404)
+        self.render("set_password.html", user=user, error=None, min_password=MIN_PASSWORD)
+
+    async def post(self, token: str) -> None:
+        """Set the password (the link is spent), log in, go to the dashboard."""
+        user = await self.services.users.by_invite(token)
+        password = self.get_body_argument("password", "")
+        error = None
+        if len(password) < MIN_PASSWORD:
+            error = f"The password needs at least {MIN_PASSWORD} characters."
+        elif password != self.get_body_argument("confirm", ""):
+            error = "The two passwords differ."
+        if user is None or error:
+            self.set_status(404 if user is None else 400)
+            self.render("set_password.html", user=user, error=error, min_password=MIN_PASSWORD)
+            return
+        user = await self.services.users.redeem(token, password)
+        if user is None:  # spent or expired meanwhile
+            self.set_status(404)
+            self.render("set_password.html", user=None, error=None, min_password=MIN_PASSWORD)
+            return
+        self.login(user)
+        self.redirect(DASHBOARD)
+
+
 class LogoutHandler(BaseHandler):
     """``POST /ocpp/logout``."""
+
+    write_role = VIEWER
 
     async def post(self) -> None:
         """End every login session of the user (the session version goes up, so a copy of
@@ -72,4 +114,5 @@ class LogoutHandler(BaseHandler):
 default_handlers = [
     (r"/ocpp/login", LoginHandler),
     (r"/ocpp/logout", LogoutHandler),
+    (r"/ocpp/set-password/([A-Za-z0-9_-]+)", SetPasswordHandler),
 ]

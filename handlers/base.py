@@ -15,9 +15,11 @@ import tornado.web
 from bson import ObjectId
 
 from auth.basic import parse_basic
+from auth.roles import OPERATOR, VIEWER, allows
 from auth.throttle import LoginThrottle
 from csms.registry import ConnectionRegistry
 from csms.services import Services
+from models.users import token_role, user_role
 from ocppj.timeutil import format_datetime
 from simulator.manager import SimulatorManager
 
@@ -27,6 +29,7 @@ USER_COOKIE = "csms_user"
 SECURE_USER_COOKIE = "__Host-csms_user"  # over https
 COOKIE_DAYS = 14
 AUTHENTICATE = 'Bearer realm="csms", Basic realm="csms"'
+READ_METHODS = ("GET", "HEAD")
 
 
 # OpenStreetMap's tile server; a module constant because a slots dataclass's class
@@ -132,14 +135,63 @@ class AppDependencies:
         return self.settings["simulators"]
 
 
+class Forbidden(tornado.web.HTTPError):
+    """The current role may not do this: a 403 that says which role it needs."""
+
+    def __init__(self, role: str, needed: str, reading: bool):
+        self.role, self.needed, self.reading = role, needed, reading
+        super().__init__(403, log_message=f"role {role} below {needed}")
+
+    @property
+    def detail(self) -> str:
+        """The sentence shown to the person refused."""
+        what = "open this page" if self.reading else "make this change"
+        return f"Your role ({self.role}) may not {what}: it requires {self.needed}."
+
+
 class BaseHandler(AppDependencies, tornado.web.RequestHandler):
-    """Pages: the current user comes from the signed login cookie."""
+    """Pages: the current user comes from the signed login cookie.
+
+    The ROLE CONTRACT: ``read_role`` is needed for GET/HEAD, ``write_role`` for every other
+    method; a logged-in user whose role is below is refused (403). Nobody logged in is
+    left to ``@authenticated`` (a redirect to the login) or to a public page."""
+
+    read_role: str = VIEWER
+    write_role: str = OPERATOR
+    current_role: str | None = None
 
     async def prepare(self) -> None:
         """Resolve the logged-in user before the method runs (pages on the plain port of a
-        TLS server go to https first)."""
+        TLS server go to https first), then check their role."""
         self.require_https()
         self.current_user = await self.user_from_cookie()
+        if self.current_user is not None:
+            self.current_role = user_role(self.current_user)
+            self.check_role()
+
+    @property
+    def needed_role(self) -> str:
+        """The role this request's method needs."""
+        return self.read_role if self.request.method in READ_METHODS else self.write_role
+
+    def may(self, needed: str) -> bool:
+        """Whether the current user's role reaches ``needed`` (templates hide what not)."""
+        return allows(self.current_role, needed)
+
+    def check_role(self) -> None:
+        """Refuse (403) a request whose method needs more than the current role."""
+        self.require_role(self.needed_role)
+
+    def require_role(self, needed: str) -> None:
+        """Refuse (403) unless the current role reaches ``needed`` (what a handler checks
+        itself when one route does things of different weight)."""
+        if not allows(self.current_role, needed):
+            self.refuse(needed)
+
+    def refuse(self, needed: str) -> None:
+        """Raise the 403 page of a role below ``needed``."""
+        reading = self.request.method in READ_METHODS
+        raise Forbidden(self.current_role or VIEWER, needed, reading)
 
     def require_https(self) -> None:
         """With a TLS port beside the plain one, a page asked for over plain HTTP is
@@ -171,7 +223,7 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
         if not colon or not version.isdigit():
             return None  # a cookie from before session versions
         user = await self.services.users.get(username)
-        if user is None or session_version(user) != int(version):
+        if user is None or user.get("disabled") or session_version(user) != int(version):
             return None
         return user
 
@@ -190,12 +242,14 @@ class BaseHandler(AppDependencies, tornado.web.RequestHandler):
     def get_template_namespace(self) -> dict[str, Any]:
         """Templates also see the web settings and a datetime formatter."""
         namespace = super().get_template_namespace()
-        namespace.update(web=self.web, fmt_dt=fmt_dt, kw=kw, kwh=kwh)
+        namespace.update(web=self.web, fmt_dt=fmt_dt, kw=kw, kwh=kwh, may=self.may)
         return namespace
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
-        """A plain error page without internals."""
-        self.render("error.html", status_code=status_code, reason=self._reason)
+        """A plain error page without internals; a refused role is told what it needs."""
+        exc = kwargs.get("exc_info", (None, None))[1]
+        detail = exc.detail if isinstance(exc, Forbidden) else None
+        self.render("error.html", status_code=status_code, reason=self._reason, detail=detail)
 
 
 class APIHandler(BaseHandler):
@@ -221,6 +275,12 @@ class APIHandler(BaseHandler):
             return
         super().check_xsrf_cookie()
 
+    def refuse(self, needed: str) -> None:
+        """Raise the 403 JSON error of a role below ``needed`` (a token's role caps its
+        owner's)."""
+        detail = f"{self.request.method} {self.request.path} requires {needed}"
+        raise ApiError(403, "forbidden", detail)
+
     async def prepare(self) -> None:
         """Authenticate; 401 with a JSON body when nobody is."""
         self.require_https()
@@ -228,9 +288,12 @@ class APIHandler(BaseHandler):
         scheme, _, credentials = header.partition(" ")
         scheme = scheme.lower()
         user = None
+        role = None
         if scheme == "bearer" and credentials:
-            username = await self.services.tokens.lookup(credentials.strip())
-            user = await self.services.users.get(username) if username else None
+            token = await self.services.tokens.lookup(credentials.strip())
+            user = await self.services.users.get(token["username"]) if token else None
+            if user is not None:
+                role = token_role(token, user)
             self.auth_method = "token"
         elif scheme == "basic" and credentials:
             parsed = parse_basic(header)
@@ -251,9 +314,11 @@ class APIHandler(BaseHandler):
         elif not header:
             user = await self.user_from_cookie()
             self.auth_method = "cookie"
-        if user is None:
+        if user is None or user.get("disabled"):
             raise ApiError(401, "unauthorized", "a valid API token, login or session is required")
         self.current_user = user
+        self.current_role = role or user_role(user)
+        self.check_role()
         if self.request.method in ("POST", "PUT", "PATCH") and self.request.body:
             content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
             if content_type != "application/json":

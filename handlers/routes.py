@@ -9,6 +9,7 @@ also uses; plain HTTP never reaches the charger handler. The API's catch-all JSO
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers import auth, fleet_map, health, live, metrics, pages
 from handlers.admin import alerts as admin_alerts
+from handlers.admin import api_docs as admin_api_docs
 from handlers.admin import certificates as admin_certificates
 from handlers.admin import charger_tools as admin_charger_tools
 from handlers.admin import chargers as admin_chargers
@@ -33,6 +35,8 @@ from handlers.admin import security as admin_security
 from handlers.admin import simulators as admin_simulators
 from handlers.admin import sites as admin_sites
 from handlers.admin import tariffs as admin_tariffs
+from handlers.admin import tokens as admin_tokens
+from handlers.admin import users as admin_users
 from handlers.api import alerts as api_alerts
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
@@ -52,21 +56,34 @@ from simulator.manager import SimulatorManager
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_MESSAGE_SIZE = 64 * 1024
+FAVICON = "favicon.svg"
 
 
 class StaticHandler(tornado.web.StaticFileHandler):
     """Static files; a path with a NUL or another control character is a 400 (the
-    file system call would raise and answer 500)."""
+    file system call would raise and answer 500). Tornado also routes ``/favicon.ico``
+    here: it answers with the SVG icon the pages link."""
 
     def parse_url_path(self, url_path: str) -> str:
         """The relative file path, or 400 for a path no file can have."""
         if any(ord(char) < 32 for char in url_path):
             raise tornado.web.HTTPError(400, log_message="control character in a static path")
+        if url_path == "favicon.ico":
+            return FAVICON
         return super().parse_url_path(url_path)
 
 
 class VendorStaticHandler(StaticHandler):
     """Front-end libraries served from their installed Python packages (no CDN)."""
+
+
+def swagger_ui_dir() -> str:
+    """Swagger UI 5 (OpenAPI 3.1) as the ``flask-swagger-ui`` package ships it: only its
+    files are served, the package (and Flask) is never imported."""
+    spec = importlib.util.find_spec("flask_swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the flask-swagger-ui package is not installed")
+    return str(Path(next(iter(spec.submodule_search_locations))) / "dist")
 
 
 # The modules whose ``default_handlers`` are served, in matching order.
@@ -77,6 +94,7 @@ HTTP_MODULES = (
     admin_index, admin_chargers, admin_operations, admin_rfid, admin_data, admin_simulators,
     admin_security, admin_tariffs, admin_certificates, admin_sites, admin_alerts,
     admin_charger_tools,
+    admin_users, admin_tokens, admin_api_docs,
 )  # fmt: skip
 
 
@@ -87,6 +105,8 @@ def routes() -> list[Any]:
         Rule(WebSocketUpgrade(exclude=SINK_PATHS), ChargePointHandler),
         (r"/vendor/leaflet/(.*)", VendorStaticHandler,
          {"path": xstatic.pkg.leaflet.BASE_DIR}),
+        (r"/vendor/swagger-ui/(.*)", VendorStaticHandler,
+         {"path": swagger_ui_dir()}),
         *(route for module in HTTP_MODULES for route in module.default_handlers),
         *api_index.not_found_handlers,
     ]  # fmt: skip

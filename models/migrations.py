@@ -93,7 +93,15 @@ INDEXES: dict[str, list[IndexModel]] = {
     "rfid_tags": [],
     "tariffs": tariffs.INDEXES,
     "simulators": [IndexModel([("name", ASCENDING)], name="name", unique=True)],
-    "users": [IndexModel([("username", ASCENDING)], name="username", unique=True)],
+    "users": [
+        IndexModel([("username", ASCENDING)], name="username", unique=True),
+        # One-time set-password links (invites, resets): only users holding one.
+        IndexModel(
+            [("invite.token_hash", ASCENDING)],
+            name="invite",
+            partialFilterExpression={"invite.token_hash": {"$exists": True}},
+        ),
+    ],
     "api_tokens": [IndexModel([("token_hash", ASCENDING)], name="token_hash", unique=True)],
     **alerts.INDEXES,
     "counters": [],
@@ -215,6 +223,14 @@ async def _instance_indexes(db: AsyncDatabase) -> None:
     for name, models in leases.INDEXES.items():
         if models:
             await db[name].create_indexes(models)
+async def _user_roles(db: AsyncDatabase) -> None:
+    """``is_admin`` becomes ``role`` (true, or missing: admin, as every user was one;
+    false: operator) and users get ``disabled``; ``is_admin`` is dropped."""
+    no_role = {"role": {"$exists": False}}
+    await db.users.update_many({**no_role, "is_admin": False}, {"$set": {"role": "operator"}})
+    await db.users.update_many(no_role, {"$set": {"role": "admin"}})
+    await db.users.update_many({"disabled": {"$exists": False}}, {"$set": {"disabled": False}})
+    await db.users.update_many({"is_admin": {"$exists": True}}, {"$unset": {"is_admin": ""}})
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = [
@@ -229,6 +245,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[AsyncDatabase], Awaitable[None]]]] = 
     (9, "certificates: issued charger certificates and kept CSRs", _certificates),
     (10, "meter values: one measurement per reading", _measurements),
     (11, "several instances: charger and site leases, relayed events", _instance_indexes),
+    (12, "users: is_admin becomes a role; disabled", _user_roles),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

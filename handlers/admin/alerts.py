@@ -7,6 +7,7 @@ from typing import Any
 
 import tornado.web
 
+from auth.roles import ADMIN
 from csms import alert_rules
 from csms.alert_delivery import channel_view, check_channel, delivery_view
 from csms.alerts import alert_view
@@ -97,6 +98,9 @@ class TransactionClosePage(AdminHandler):
 
 class AlertSettingsPage(AdminHandler):
     """``GET/POST /ocpp/admin/alerts/settings/``: rules, channels, deliveries."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     async def show(self, errors: dict[str, str] | None = None, typed: Any = None) -> None:
         """Render the settings (``typed``: the channel form as typed, after an error)."""

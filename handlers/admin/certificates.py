@@ -8,6 +8,7 @@ import logging
 
 import tornado.web
 
+from auth.roles import ADMIN
 from csms.certificates import UploadError, upload_signed
 from handlers.admin.base import ADMIN_PATH, AdminHandler
 from ocppj.timeutil import utcnow
@@ -20,6 +21,9 @@ CSR_PATH = ADMIN_PATH + "security/csrs/"
 
 class CaCertificateHandler(AdminHandler):
     """``GET /ocpp/admin/security/ca.pem``: the CA certificate (PEM), 404 without a CA."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     @tornado.web.authenticated
     async def get(self) -> None:
@@ -34,6 +38,9 @@ class CaCertificateHandler(AdminHandler):
 
 class CsrHandler(AdminHandler):
     """``GET /ocpp/admin/security/csrs/<id>.pem``: a kept CSR, for the external CA."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     @tornado.web.authenticated
     async def get(self, csr_id: str) -> None:
@@ -50,6 +57,9 @@ class CsrHandler(AdminHandler):
 class CsrUploadHandler(AdminHandler):
     """``POST /ocpp/admin/security/csrs/<id>/certificate``: the signed certificate (PEM,
     field ``certificate``) for a kept CSR: stored and sent with CertificateSigned."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     @tornado.web.authenticated
     async def post(self, csr_id: str) -> None:

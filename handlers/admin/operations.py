@@ -261,6 +261,7 @@ class OperationHandler(OperationsBase):
             item.name: self.get_body_argument(item.name, None, strip=False) for item in form.fields
         }
         typed = {key: value for key, value in submitted.items() if value is not None}
+        self.require_role(remote.needed_role(name, typed))
         result = Result(name, typed)
         try:
             params = form_params(form, submitted)

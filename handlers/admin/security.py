@@ -14,6 +14,7 @@ from typing import Any
 import tornado.web
 
 from auth.charger_keys import HEX_FORM, TEXT_FORM, NewKey
+from auth.roles import ADMIN
 from csms.security import PROFILES, profile_problem, set_security
 from handlers import forms
 from handlers.admin.base import ADMIN_PATH, AdminHandler, charger_url, path_segment
@@ -39,6 +40,9 @@ def unknown_url(charger_id: str, action: str) -> str:
 
 class SecurityAdminHandler(GateDependency, AdminHandler):
     """What the security pages share."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     @property
     def unknown(self) -> UnknownChargerRepo:

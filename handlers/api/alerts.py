@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from auth.roles import ADMIN
 from csms import alert_rules
 from csms.alert_delivery import channel_view, check_channel, delivery_view
 from csms.alerts import alert_view
@@ -67,6 +68,8 @@ class AlertAckHandler(APIHandler):
 class AlertRulesHandler(APIHandler):
     """``GET/PATCH /ocpp/api/alert-rules/``."""
 
+    write_role = ADMIN
+
     def get(self) -> None:
         """Every rule: ``{"items": [{"rule", "title", "enabled", <thresholds>}]}``."""
         self.write_json({"items": self.services.alerts.rule_views()})
@@ -89,6 +92,9 @@ class AlertRulesHandler(APIHandler):
 class AlertChannelsHandler(APIHandler):
     """``GET/POST /ocpp/api/alert-channels/``."""
 
+    read_role = ADMIN
+    write_role = ADMIN
+
     async def get(self) -> None:
         """Every channel (secrets are never shown): ``{"items": [...]}``."""
         channels = await self.services.alerts.channels.list()
@@ -109,6 +115,9 @@ class AlertChannelsHandler(APIHandler):
 
 class AlertChannelHandler(APIHandler):
     """``DELETE /ocpp/api/alert-channels/<id>/``."""
+
+    read_role = ADMIN
+    write_role = ADMIN
 
     async def delete(self, channel_id: str) -> None:
         """Remove a channel (its undelivered deliveries are kept, cancelled): 204."""

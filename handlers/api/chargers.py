@@ -218,6 +218,7 @@ class ChargerActionHandler(APIHandler):
     async def post(self, cid: str) -> None:
         """Run the operation and report its outcome."""
         body = self.json_body()
+        self.require_role(remote.needed_role(body.get("action"), body))
         if await self.services.chargers.get(cid) is None:
             raise ApiError(404, "not_found", f"no charger {cid!r}")
         try:

@@ -25,7 +25,12 @@ SECURITY = [{"bearerAuth": []}, {"basicAuth": []}, {"cookieAuth": []}]
 _ERROR_RESPONSES = {
     "400": ("BadRequest", "Malformed JSON, or a parameter or field is invalid (named in detail)."),
     "401": ("Unauthorized", "No valid API token, Basic credentials or login cookie."),
-    "403": ("Forbidden", "Cookie-authenticated request without a valid XSRF token."),
+    "403": (
+        "Forbidden",
+        "The role (the user's, capped by the token's) is below what the "
+        "method needs (viewer reads, operator writes, admin for settings), or a "
+        "cookie-authenticated request lacks a valid XSRF token.",
+    ),
     "404": ("NotFound", "No such charger, tag or endpoint."),
     "409": ("Conflict", "The resource exists already."),
     "415": ("UnsupportedMediaType", "The body is not application/json."),

@@ -1,12 +1,15 @@
 """The routing table and the Application factory (handlers.routes).
 
 Walk every route of the application: only the landing pages, QR images, the login page,
-static files and the health check are public; everything else needs a login or a token."""
+static files and the health check are public; everything else needs a login or a token.
+Walk it again per role: a viewer is refused every write, an operator every admin-only
+route, an admin nothing (the ROLE CONTRACT of handlers.base)."""
 
 from __future__ import annotations
 
 import re
 
+import orjson
 import pytest
 import tornado.web
 from tornado.httpclient import AsyncHTTPClient
@@ -18,9 +21,10 @@ from handlers.chargepoint.gate import ChargerGate
 from handlers.chargepoint.limits import LimitSettings
 from handlers.chargepoint.sink import SINK_PATHS, SinkHandler
 from handlers.chargepoint.websocket import ChargePointHandler
-from handlers.routes import MAX_MESSAGE_SIZE, make_app, routes
+from handlers.routes import MAX_MESSAGE_SIZE, ROOT, make_app, routes
 from simulator.manager import SimulatorManager
 from tests.charge_points import raw_charger
+from tests.conftest import COOKIE_SECRET
 
 PUBLIC = {
     r"/$",  # a redirect to the dashboard, which then asks for a login
@@ -29,7 +33,40 @@ PUBLIC = {
     r"/ocpp/logout$",  # clearing a cookie needs no login
     r"/ocpp/c/(?P<cid>[^/]+)/$",
     r"/ocpp/c/(?P<cid>[^/]+)/qr\.svg$",
+    r"/ocpp/set-password/([A-Za-z0-9_-]+)$",  # the one-time token is the credential
 }
+# Admins only, for reading and writing: users, security (profiles, charger keys, unknown
+# chargers), certificates, alert settings and channels (server settings). Spelled out here,
+# not read from the handlers, so a forgotten attribute fails.
+ADMIN_ONLY = {
+    r"/ocpp/admin/users/$",
+    r"/ocpp/admin/users/([^/]+)/role$",
+    r"/ocpp/admin/users/([^/]+)/reset$",
+    r"/ocpp/admin/users/([^/]+)/disable$",
+    r"/ocpp/admin/security/$",
+    r"/ocpp/admin/security/unknown/$",
+    r"/ocpp/admin/security/unknown/([^/]+)/accept$",
+    r"/ocpp/admin/security/unknown/([^/]+)/dismiss$",
+    r"/ocpp/admin/chargers/([^/]+)/security/$",
+    r"/ocpp/admin/security/ca.pem$",
+    r"/ocpp/admin/security/csrs/([^/]+)\.pem$",
+    r"/ocpp/admin/security/csrs/([^/]+)/certificate$",
+    r"/ocpp/admin/alerts/settings/$",
+    r"/ocpp/api/alert-channels/$",
+    r"/ocpp/api/alert-channels/(?P<channel_id>[^/]+)/$",
+}
+ADMIN_WRITES = {r"/ocpp/api/alert-rules/$"}  # everyone reads the rules
+# Writes a viewer may make: logging in and out, their own password and API tokens.
+VIEWER_WRITES = {
+    r"/ocpp/login$",
+    r"/ocpp/logout$",
+    r"/ocpp/set-password/([A-Za-z0-9_-]+)$",
+    r"/ocpp/admin/tokens/$",
+    r"/ocpp/admin/tokens/([^/]+)/revoke$",
+}
+ROLES = ("viewer", "operator", "admin")
+# Requests that would change what the walk goes on with, or never end, when allowed.
+NOT_SENT_WHEN_ALLOWED = {("POST", r"/ocpp/logout$"), ("GET", r"/ocpp/live/events$")}
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 BODY = {"POST": b"{}", "PUT": b"{}", "PATCH": b"{}"}
 
@@ -98,9 +135,90 @@ async def test_nothing_private_answers_without_credentials(app, http_url, db):
     assert checked > 30
 
 
+def expected_roles(pattern: str, handler: type) -> tuple[str, str]:
+    """(read, write) role of a route, from the lists above and the handler's attributes,
+    which must agree."""
+    read, write = handler.read_role, handler.write_role
+    if pattern in ADMIN_ONLY:
+        assert (read, write) == ("admin", "admin"), pattern
+    if pattern in ADMIN_WRITES:
+        assert write == "admin", pattern
+    assert (write == "viewer") == (pattern in VIEWER_WRITES), pattern
+    return read, write
+
+
+def role_cookie(username: str) -> str:
+    """A login cookie of ``username`` (session version 0) and a valid XSRF pair."""
+    signed = tornado.web.create_signed_value(COOKIE_SECRET, "csms_user", f"0:{username}")
+    return f"csms_user={signed.decode()}; _xsrf={XSRF}"
+
+
+XSRF = "2|00000000|00000000000000000000000000000000|0"
+
+
+def refused_for_role(response, role: str, needed: str) -> bool:
+    """Whether the response is the role refusal (page or JSON) naming ``needed``."""
+    if response.code != 403:
+        return False
+    if response.headers.get("Content-Type", "").startswith("application/json"):
+        body = orjson.loads(response.body)
+        return body["error"] == "forbidden" and body["detail"].endswith(f"requires {needed}")
+    return f"Your role ({role}) may not".encode() in response.body and needed.encode() in (
+        response.body
+    )
+
+
+@pytest.mark.gen_test(timeout=120)
+async def test_every_route_checks_the_role(app, http_url, db, services):
+    await db.chargers.insert_one({"_id": "CP1", "name": "CP1", "connectors": {}, "boot": None})
+    for role in ROLES:
+        await services.users.create(role, "password1", role)
+    client = AsyncHTTPClient()
+    checked = {role: 0 for role in ROLES}
+    for pattern, handler in http_routes(app):
+        if is_static(handler) or not hasattr(handler, "read_role"):
+            continue
+        read, write = expected_roles(pattern, handler)
+        path = sample_path(pattern)
+        for method in implemented(handler):
+            needed = read if method in ("GET", "HEAD") else write
+            for role in ROLES:
+                allowed = ROLES.index(role) >= ROLES.index(needed)
+                if allowed and (method, pattern) in NOT_SENT_WHEN_ALLOWED:
+                    continue
+                response = await client.fetch(
+                    http_url(path), method=method, body=BODY.get(method),
+                    headers={"Cookie": role_cookie(role), "X-XSRFToken": XSRF,
+                             "Content-Type": "application/json"},
+                    follow_redirects=False, raise_error=False, allow_nonstandard_methods=True,
+                    request_timeout=30,
+                )  # fmt: skip
+                checked[role] += 1
+                where = (role, method, path, response.code)
+                assert refused_for_role(response, role, needed) is not allowed, where
+                if role == "viewer" and method != "GET":
+                    assert allowed is (pattern in VIEWER_WRITES), where
+                if role == "operator" and pattern in ADMIN_ONLY:
+                    assert not allowed, where
+    assert min(checked.values()) > 30
+
+
 def test_charger_route_is_any_upgrade_but_the_sink():
     kinds = [type(rule.matcher).__name__ for rule in routes()[:2]]
     assert kinds == ["WebSocketUpgrade", "WebSocketUpgrade"]
+
+
+@pytest.mark.gen_test
+async def test_the_favicon_is_the_svg_the_pages_link(http_url):
+    response = await AsyncHTTPClient().fetch(http_url("/favicon.ico"))
+    assert response.headers["Content-Type"] == "image/svg+xml"
+    assert response.body == (ROOT / "static" / "favicon.svg").read_bytes()
+
+
+@pytest.mark.gen_test
+async def test_swagger_ui_is_served_locally(http_url):
+    response = await AsyncHTTPClient().fetch(http_url("/vendor/swagger-ui/swagger-ui-bundle.js"))
+    assert response.code == 200 and b"SwaggerUIBundle" in response.body
 
 
 @pytest.mark.gen_test

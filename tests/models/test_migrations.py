@@ -63,6 +63,7 @@ async def test_migration_3_gives_old_chargers_search_terms_and_statuses(db):
         "applied 9: certificates: issued charger certificates and kept CSRs",
         "applied 10: meter values: one measurement per reading",
         "applied 11: several instances: charger and site leases, relayed events",
+        "applied 12: users: is_admin becomes a role; disabled",
         f"indexes ensured; schema version {SCHEMA_VERSION}",
     ]
     doc = await db.chargers.find_one({"_id": "DE-ACME-7"})
@@ -221,3 +222,19 @@ async def test_migration_11_indexes_the_charger_leases_and_expires_relayed_event
     assert chargers["connected_lease"]["key"] == [("connected", 1), ("lease_until", 1)]
     events = await db.events.index_information()
     assert events["ttl"]["expireAfterSeconds"] == 600
+@pytest.mark.gen_test
+async def test_migration_12_turns_is_admin_into_a_role(db):
+    await db.users.insert_many([
+        {"username": "a", "is_admin": True}, {"username": "o", "is_admin": False},
+        {"username": "old"}, {"username": "v", "role": "viewer", "disabled": True},
+    ])  # fmt: skip
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    assert (await migrate(db))[0] == "applied 12: users: is_admin becomes a role; disabled"
+    users = await db.users.find({}, {"_id": 0}).sort("username", 1).to_list()
+    assert users == [
+        {"username": "a", "role": "admin", "disabled": False},
+        {"username": "o", "role": "operator", "disabled": False},
+        {"username": "old", "role": "admin", "disabled": False},
+        {"username": "v", "role": "viewer", "disabled": True},
+    ]
+    assert "invite" in await db.users.index_information()

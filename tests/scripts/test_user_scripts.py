@@ -55,7 +55,7 @@ def running_server(tmp_path):
 def test_create_user_then_token(stopped_server_dir):
     data = ["--data-dir", str(stopped_server_dir)]
     made = run("create_user.py", "ops", "--password", "long enough pw", *data)
-    assert (made.returncode, made.stdout.strip()) == (0, "user 'ops' created")
+    assert (made.returncode, made.stdout.strip()) == (0, "user 'ops' created (admin)")
     again = run("create_user.py", "ops", "--password", "long enough pw", *data)
     assert again.returncode == 1
     assert again.stderr.strip() == "error: user 'ops' exists (use --reset-password)"
@@ -66,13 +66,34 @@ def test_create_user_then_token(stopped_server_dir):
     assert token.returncode == 0 and token.stdout.startswith("csms_")
     missing = run("create_token.py", "nobody", *data)
     assert (missing.returncode, missing.stderr.strip()) == (1, "error: no user named 'nobody'")
+    second = run("create_user.py", "vic", "--password", "long enough pw", *data)
+    assert second.stdout.strip() == "user 'vic' created (operator)"  # after the first: operator
+    viewer = run("create_user.py", "val", "--password", "long enough pw", "--role", "viewer",
+                 *data)  # fmt: skip
+    assert viewer.stdout.strip() == "user 'val' created (viewer)"
+    above = run("create_token.py", "val", "--role", "operator", *data)
+    assert (above.returncode, above.stderr.strip()) == (
+        1, "error: 'val' is viewer: a token cannot be operator",
+    )  # fmt: skip
+    capped = run("create_token.py", "vic", "--role", "viewer", "--expires-days", "7", *data)
+    assert capped.returncode == 0, capped.stderr
+    embedded = EmbeddedDatabase(stopped_server_dir)
+    try:
+        with MongoClient(embedded.start()) as client:
+            users = {u["username"]: u["role"] for u in client.csms.users.find()}
+            token = client.csms.api_tokens.find_one({"username": "vic"})
+    finally:
+        embedded.stop()
+    assert users == {"ops": "admin", "vic": "operator", "val": "viewer"}
+    assert token["role"] == "viewer"
+    assert (token["expires"] - token["created"]).days == 7
 
 
 def test_scripts_use_the_database_a_running_server_published(running_server):
     data, uri = running_server
     made = run("create_user.py", "ops", "--data-dir", str(data),
                env={"CSMS_USER_PASSWORD": "from the env"})  # fmt: skip
-    assert (made.returncode, made.stdout, made.stderr) == (0, "user 'ops' created\n", "")
+    assert (made.returncode, made.stdout, made.stderr) == (0, "user 'ops' created (admin)\n", "")
     token = run("create_token.py", "ops", "--label", "ci", "--data-dir", str(data))
     assert token.returncode == 0, token.stderr
     with MongoClient(uri) as client:
