@@ -197,13 +197,14 @@ def measure(port: int, args: Any, start_load) -> dict[str, Any]:
         _stage(figures, name, lambda path=path: _timed(browser, path, args.pages_repeat))
     repeat = max(1, args.pages_repeat // 2)
     _stage(figures, "markers", lambda: _timed(browser, "/ocpp/map/markers.json", repeat))
-    figures["pages_load"] = _summary(load.wait())
+    figures["pages_load"] = _summary(load)
     load = start_load(args.rate)
     figures["stream_ramp_s"] = wait_connected(base, args.chargers, 300)
     time.sleep(args.warmup)
     cookie = browser.cookie_header()
     _stage(figures, "stream", lambda: stream_rate(host, port, cookie, args.pages_stream))
-    figures["stream_load"] = _summary(load.wait())
+    print(json.dumps(figures), file=sys.stderr, flush=True)  # kept if the load then fails
+    figures["stream_load"] = _summary(load)
     figures["chargers_in_db"] = max(args.pages_chargers, args.chargers)
     figures["connected"] = args.chargers
 
@@ -221,5 +222,11 @@ def measure(port: int, args: Any, start_load) -> dict[str, Any]:
     return figures
 
 
-def _summary(result: dict[str, Any]) -> dict[str, Any]:
+def _summary(load: Any) -> dict[str, Any]:
+    """The load's rate and errors; its failure (e.g. chargers that could not connect on
+    a busy machine) is reported beside the page figures, which are kept."""
+    try:
+        result = load.wait()
+    except Exception as exc:  # BenchError of the runner
+        return {"error": str(exc)}
     return {key: result.get(key) for key in ("offered_rate", "calls_per_s", "errors")}
