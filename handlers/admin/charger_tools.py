@@ -64,6 +64,7 @@ class QuickActionHandler(ToolHandler):
     @tornado.web.authenticated
     async def post(self, charger_id: str, name: str) -> None:
         """Run the operation; the charger page again with its outcome beside the buttons."""
+        await self.services.chargers.flush()
         charger = await self.load_charger(charger_id)
         if name not in QUICK_ACTIONS:
             raise tornado.web.HTTPError(404, log_message="not a quick action")

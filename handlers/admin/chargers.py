@@ -157,7 +157,8 @@ class ChargerEditHandler(AdminHandler):
     """``GET/POST /ocpp/admin/chargers/<cid>/``: the edit form and what we know of the charger."""
 
     async def load(self, charger_id: str) -> dict[str, Any]:
-        """The charger, or 404."""
+        """The charger as of now (buffered status updates written first), or 404."""
+        await self.services.chargers.flush()
         return await self.load_charger(charger_id)
 
     @tornado.web.authenticated

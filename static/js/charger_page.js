@@ -19,12 +19,19 @@
     }
   }
 
-  // The event carries the energy register (Wh); the session's energy is what it grew by.
-  function setEnergy(transaction, wh) {
+  // The session's energy (Wh) as "1.234 kWh".
+  function setEnergy(transaction, sessionWh) {
     var row = section.querySelector('[data-session="' + transaction + '"]');
-    if (row && wh !== null && wh !== undefined) {
-      var start = Number(row.dataset.meterStart) || 0;
-      row.querySelector(".energy").textContent = ((wh - start) / 1000).toFixed(3) + " kWh";
+    if (row && sessionWh !== null && sessionWh !== undefined) {
+      row.querySelector(".energy").textContent = (sessionWh / 1000).toFixed(3) + " kWh";
+    }
+  }
+
+  // A meter event carries the energy register (Wh): the session used what it grew by.
+  function setRegister(transaction, registerWh) {
+    var row = section.querySelector('[data-session="' + transaction + '"]');
+    if (row && registerWh !== null && registerWh !== undefined) {
+      setEnergy(transaction, registerWh - (Number(row.dataset.meterStart) || 0));
     }
   }
 
@@ -49,14 +56,17 @@
     if (event.type === "snapshot") {
       (event.chargers || []).forEach(function (card) {
         if (card.id !== charger) { return; }
-        (card.sessions || []).forEach(function (s) { setPower(s.transaction, s.power_w); });
+        (card.sessions || []).forEach(function (s) {
+          setPower(s.transaction, s.power_w);
+          setEnergy(s.transaction, s.energy_wh);
+        });
       });
       return;
     }
     if (event.charger !== charger) { return; }
     if (event.type === "meter" && event.transaction !== null) {
       setPower(event.transaction, event.power_w);
-      setEnergy(event.transaction, event.energy_wh);
+      setRegister(event.transaction, event.energy_wh);
     } else if (event.type === "status") {
       setStatus(event.connector, event.status, event.error_code);
     } else if (event.type === "transaction_started" || event.type === "transaction_stopped") {
