@@ -99,3 +99,21 @@ class ChargingProfileRepo:
             query["connector"] = connector
         cursor = self._coll.find(query).sort([("connector", ASCENDING), ("stack_level", ASCENDING)])
         return await cursor.to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        purpose: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Installed profiles by charger, connector and stack level, filtered by charger
+        and purpose; (page, total). Index ``charger_connector``."""
+        query: dict[str, Any] = {}
+        if charger is not None:
+            query["charger"] = charger
+        if purpose is not None:
+            query["purpose"] = purpose
+        order = [("charger", ASCENDING), ("connector", ASCENDING), ("stack_level", ASCENDING)]
+        page = await self._coll.find(query).sort(order).skip(skip).limit(limit).to_list()
+        return page, await self._coll.count_documents(query)

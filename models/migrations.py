@@ -85,7 +85,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
         IndexModel([("ts", DESCENDING)], name="ts"),  # the energy-anomaly alert rule
     ],
-    "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "commands": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", DESCENDING)], name="ts"),  # the fleet's recent commands
+    ],
     "reservations": reservations.INDEXES,
     "charging_profiles": charging_profiles.INDEXES,
     "local_lists": [],

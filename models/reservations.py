@@ -33,6 +33,7 @@ INDEXES = [
         name="active",
         partialFilterExpression={"status": ACCEPTED},
     ),
+    IndexModel([("ts", DESCENDING)], name="ts"),  # every charger's, newest first
 ]
 
 
@@ -77,3 +78,21 @@ class ReservationRepo:
         """A charger's reservations, newest first."""
         cursor = self._coll.find({"charger": charger}).sort("ts", DESCENDING).limit(limit)
         return await cursor.to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Reservations newest first, filtered by charger and stored status; (page,
+        total). Indexes ``charger_ts`` and ``ts``."""
+        query: dict[str, Any] = {}
+        if charger is not None:
+            query["charger"] = charger
+        if status is not None:
+            query["status"] = status
+        cursor = self._coll.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
+        page = await cursor.skip(skip).limit(limit).to_list()
+        return page, await self._coll.count_documents(query)

@@ -68,6 +68,24 @@ class SecurityEventRepo:
         query = {"charger": charger} if charger else {}
         return await self._coll.find(query).sort("ts", DESCENDING).limit(limit).to_list()
 
+    async def search(
+        self,
+        charger: str | None = None,
+        kind: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Events newest first, filtered by charger and type; (page, total). Indexes
+        ``charger_ts`` and ``ts``."""
+        query: dict[str, Any] = {}
+        if charger is not None:
+            query["charger"] = charger
+        if kind is not None:
+            query["type"] = kind
+        cursor = self._coll.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
+        page = await cursor.skip(skip).limit(limit).to_list()
+        return page, await self._coll.count_documents(query)
+
     async def counts_since(
         self, since: datetime, types: tuple[str, ...]
     ) -> dict[str, tuple[int, list[str]]]:
