@@ -27,6 +27,7 @@ MAX_READINGS = 5000
 POWER_LOOKBACK = 12
 MAX_COMMANDS = 100
 TOTAL = "total"
+REGISTER_LABEL = "Energy register"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +56,11 @@ def _ms(ts: datetime) -> int:
     return int(ts.timestamp() * 1000)
 
 
-def chart_series(rows: list[dict[str, Any]], energy_offset_wh: float = 0.0) -> list[dict]:
+def chart_series(rows: list[dict[str, Any]], energy_offset_wh: float | None = None) -> list[dict]:
     """The charts of ``rows`` that have points, in ``CHARTS`` order: ``{key, label,
     unit, decimals, points (total count), series: [{name, points: [[ms, value]]}]}``.
-    Energy is shown as delivered since ``energy_offset_wh`` (the session's meter start)."""
+    Energy is shown as delivered since ``energy_offset_wh`` (a session's meter start),
+    or as the register itself without one (readings of several sessions)."""
     by_key: dict[str, dict[str, list[list[float]]]] = {}
     specs = {spec.measurand: spec for spec in CHARTS}
     for row in rows:
@@ -67,7 +69,7 @@ def chart_series(rows: list[dict[str, Any]], energy_offset_wh: float = 0.0) -> l
         value = row.get("value")
         if spec is None or value is None or "excluded" in row or row.get("ts") is None:
             continue
-        if spec.key == "energy":
+        if spec.key == "energy" and energy_offset_wh is not None:
             value -= energy_offset_wh
         series = by_key.setdefault(spec.key, {}).setdefault(meta.get("phase") or TOTAL, [])
         series.append([_ms(row["ts"]), round(value * spec.scale, 6)])
@@ -80,8 +82,11 @@ def chart_series(rows: list[dict[str, Any]], energy_offset_wh: float = 0.0) -> l
         for name in sorted(named, key=lambda n: (n != TOTAL, n)):
             points = sorted(named[name])
             series.append({"name": name, "points": points})
+        label = spec.label
+        if spec.key == "energy" and energy_offset_wh is None:
+            label = REGISTER_LABEL
         charts.append({
-            "key": spec.key, "label": spec.label, "unit": spec.unit,
+            "key": spec.key, "label": label, "unit": spec.unit,
             "decimals": spec.decimals, "points": sum(len(s["points"]) for s in series),
             "series": series,
         })  # fmt: skip

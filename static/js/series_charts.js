@@ -11,9 +11,9 @@
   "use strict";
 
   var NS = "http://www.w3.org/2000/svg";
-  var WIDTH = 640;
+  var WIDTH = 420;
   var HEIGHT = 200;
-  var PAD = { left: 52, right: 12, top: 12, bottom: 24 };
+  var PAD = { left: 48, right: 10, top: 12, bottom: 24 };
 
   function svgEl(name, attrs, text) {
     var node = document.createElementNS(NS, name);

@@ -150,8 +150,12 @@ async def test_meter_readings_chart_and_csv_of_the_filter(http_url, db, admin_us
         [int((T0 + timedelta(hours=1, seconds=n)).timestamp() * 1000), 7.0 + n / 1000]
         for n in range(5)
     ]}]  # fmt: skip
+    page = page_text(await browser.get("/ocpp/admin/meter-values/", {"transaction": "7"}))
+    [energy] = charts_of(page)
+    assert energy["label"] == "Energy register"  # the meter itself, not since a start
+    assert energy["series"][0]["points"][-1][1] == 0.104
     link = unescape(re.search(r'<a href="([^"]+)" id="csv"', page)[1])
-    assert link == "/ocpp/admin/meter-values.csv?transaction=8"
+    assert link == "/ocpp/admin/meter-values.csv?transaction=7"
 
     query = {"charger": "CP1", "connector": "1", "from": "2024-01-01T00:00:03"}
     response = await browser.get("/ocpp/admin/meter-values.csv", query)
