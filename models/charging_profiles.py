@@ -17,6 +17,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models.paging import find_page, matching
+
+BY_CONNECTOR = (("charger", ASCENDING), ("connector", ASCENDING), ("stack_level", ASCENDING))
+
 # Wanted in models/migrations.INDEXES["charging_profiles"].
 INDEXES = [
     IndexModel(
@@ -109,11 +113,5 @@ class ChargingProfileRepo:
     ) -> tuple[list[dict[str, Any]], int]:
         """Installed profiles by charger, connector and stack level, filtered by charger
         and purpose; (page, total). Index ``charger_connector``."""
-        query: dict[str, Any] = {}
-        if charger is not None:
-            query["charger"] = charger
-        if purpose is not None:
-            query["purpose"] = purpose
-        order = [("charger", ASCENDING), ("connector", ASCENDING), ("stack_level", ASCENDING)]
-        page = await self._coll.find(query).sort(order).skip(skip).limit(limit).to_list()
-        return page, await self._coll.count_documents(query)
+        query = matching(charger=charger, purpose=purpose)
+        return await find_page(self._coll, query, BY_CONNECTOR, skip, limit)

@@ -24,6 +24,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.messages import frames_of
+from models.paging import NEWEST_FIRST, find_page, matching
 
 PENDING = "pending"
 
@@ -109,13 +110,8 @@ class CommandRepo:
     ) -> tuple[list[dict[str, Any]], int]:
         """Commands newest first, filtered by charger, OCPP action and outcome status;
         (page, total). Indexes ``charger_ts`` and ``ts``."""
-        query: dict[str, Any] = {}
-        for key, value in (("charger", charger), ("action", action), ("status", status)):
-            if value is not None:
-                query[key] = value
-        cursor = self._coll.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
-        page = await cursor.skip(skip).limit(limit).to_list()
-        return page, await self._coll.count_documents(query)
+        query = matching(charger=charger, action=action, status=status)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)
 
     async def frames(self, command: dict[str, Any], slack: float = 60.0) -> list[dict[str, Any]]:
         """The logged frames of a command (its CALL, then the reply), oldest first.

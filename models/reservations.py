@@ -20,6 +20,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.counters import Counters
+from models.paging import NEWEST_FIRST, find_page, matching
 
 SEQUENCE = "reservations"
 ACCEPTED = "accepted"
@@ -88,11 +89,5 @@ class ReservationRepo:
     ) -> tuple[list[dict[str, Any]], int]:
         """Reservations newest first, filtered by charger and stored status; (page,
         total). Indexes ``charger_ts`` and ``ts``."""
-        query: dict[str, Any] = {}
-        if charger is not None:
-            query["charger"] = charger
-        if status is not None:
-            query["status"] = status
-        cursor = self._coll.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
-        page = await cursor.skip(skip).limit(limit).to_list()
-        return page, await self._coll.count_documents(query)
+        query = matching(charger=charger, status=status)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)

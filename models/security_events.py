@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models.paging import NEWEST_FIRST, find_page, matching
 from ocppj.timeutil import utcnow
 
 EVENT_TTL_SECONDS = 90 * 24 * 3600
@@ -77,14 +78,8 @@ class SecurityEventRepo:
     ) -> tuple[list[dict[str, Any]], int]:
         """Events newest first, filtered by charger and type; (page, total). Indexes
         ``charger_ts`` and ``ts``."""
-        query: dict[str, Any] = {}
-        if charger is not None:
-            query["charger"] = charger
-        if kind is not None:
-            query["type"] = kind
-        cursor = self._coll.find(query).sort([("ts", DESCENDING), ("_id", DESCENDING)])
-        page = await cursor.skip(skip).limit(limit).to_list()
-        return page, await self._coll.count_documents(query)
+        query = matching(charger=charger, type=kind)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)
 
     async def counts_since(
         self, since: datetime, types: tuple[str, ...]

@@ -45,10 +45,12 @@ class Filter:
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """One view: where it is, what it lists, its filters and its empty-state hint."""
+    """One view: where it is, the repository whose ``search(<filters in order>, skip=,
+    limit=)`` lists it, its table template, its filters and its empty-state hint."""
 
     path: str
     title: str
+    repo: str
     table: str
     filters: tuple[Filter, ...]
     empty: str
@@ -56,25 +58,28 @@ class View:
 
 CHARGER = Filter("charger", "Charger", max_length=forms.MAX_CHARGER_ID)
 RESERVATIONS = View(
-    RESERVATIONS_PATH, "Reservations", "admin/_view_reservations.html",
+    RESERVATIONS_PATH, "Reservations", "reservations",
+    "admin/_view_reservations.html",
     (CHARGER, Filter("status", "Status", RESERVATION_STATUSES)),
     "No reservation yet. Reserve a connector from a charger's operations "
     "(Reserve now); it is listed here with the charger's answer.",
 )  # fmt: skip
 PROFILES = View(
-    PROFILES_PATH, "Charging profiles", "admin/_view_profiles.html",
+    PROFILES_PATH, "Charging profiles", "charging_profiles",
+    "admin/_view_profiles.html",
     (CHARGER, Filter("purpose", "Purpose", PURPOSES)),
     "No charging profile is installed. Send one from a charger's operations (Set "
     "charging profile); the ones the charger accepts are listed here.",
 )  # fmt: skip
 COMMANDS = View(
-    COMMANDS_PATH, "Commands", "admin/_view_commands.html",
+    COMMANDS_PATH, "Commands", "commands", "admin/_view_commands.html",
     (CHARGER, Filter("action", "Action"), Filter("status", "Outcome", COMMAND_STATUSES)),
     "No command was sent yet. Operations sent from a charger's page, the API or load "
     "management are listed here with their outcome.",
 )  # fmt: skip
 EVENTS = View(
-    EVENTS_PATH, "Security events", "admin/_view_security_events.html",
+    EVENTS_PATH, "Security events", "security_events",
+    "admin/_view_security_events.html",
     (CHARGER, Filter("type", "Type")),
     "No security event. Chargers report them with SecurityEventNotification; our own "
     "findings (failed logins of chargers, ...) are listed here too.",
@@ -88,15 +93,14 @@ def reservations_url(charger: str = "") -> str:
 
 
 class ViewHandler(AdminHandler):
-    """A filtered, paged view; subclasses name the ``view`` and fetch a page."""
+    """``GET <view path>?<filters>&page=``: a filtered, paged view (the route names it)."""
 
-    view: View
+    def initialize(self, view: View) -> None:
+        """The view this route serves."""
+        self.view = view
 
-    async def fetch(self, values: dict[str, Any], skip: int, limit: int) -> tuple[list, int]:
-        """One page of rows and the total for the parsed filter ``values``."""
-        raise NotImplementedError
-
-    async def render_view(self, status: int = 200, **extra: Any) -> None:
+    @tornado.web.authenticated
+    async def get(self) -> None:
         """Parse the filters, fetch the page and render it."""
         view = self.view
         names = [item.name for item in view.filters]
@@ -110,33 +114,16 @@ class ViewHandler(AdminHandler):
         pager = Pager(page, PER_PAGE, 0, view.path, {name: form.raw[name] for name in names})
         rows: list[dict[str, Any]] = []
         if form.ok:
-            values = {name: form.values[name] or None for name in names}
-            rows, pager.total = await self.fetch(values, pager.skip, pager.per_page)
+            values = [form.values[name] or None for name in names]
+            search = getattr(self.services, view.repo).search
+            rows, pager.total = await search(*values, skip=pager.skip, limit=pager.per_page)
         else:
-            status = 400
-        self.set_status(status)
+            self.set_status(400)
         self.render(
             "admin/view.html", view=view, views=VIEWS, form=form, rows=rows, pager=pager,
             filtered=any(form.raw[name] for name in names), unknown_path=UNKNOWN_PATH,
-            charger_ids=await charger_ids(self), now=utcnow(), **extra,
+            charger_ids=await charger_ids(self), now=utcnow(),
         )  # fmt: skip
-
-    @tornado.web.authenticated
-    async def get(self) -> None:
-        """The view."""
-        await self.render_view()
-
-
-class ReservationsHandler(ViewHandler):
-    """``GET /ocpp/admin/reservations/?charger=&status=&page=``."""
-
-    view = RESERVATIONS
-
-    async def fetch(self, values: dict[str, Any], skip: int, limit: int) -> tuple[list, int]:
-        """Reservations newest first."""
-        return await self.services.reservations.search(
-            values["charger"], values["status"], skip=skip, limit=limit
-        )
 
 
 class CancelReservationHandler(AdminHandler):
@@ -167,42 +154,6 @@ class CancelReservationHandler(AdminHandler):
         self.redirect(reservations_url(charger))
 
 
-class ProfilesHandler(ViewHandler):
-    """``GET /ocpp/admin/charging-profiles/?charger=&purpose=&page=``."""
-
-    view = PROFILES
-
-    async def fetch(self, values: dict[str, Any], skip: int, limit: int) -> tuple[list, int]:
-        """Installed profiles by charger, connector and stack level."""
-        return await self.services.charging_profiles.search(
-            values["charger"], values["purpose"], skip=skip, limit=limit
-        )
-
-
-class CommandsHandler(ViewHandler):
-    """``GET /ocpp/admin/commands/?charger=&action=&status=&page=``."""
-
-    view = COMMANDS
-
-    async def fetch(self, values: dict[str, Any], skip: int, limit: int) -> tuple[list, int]:
-        """Commands newest first."""
-        return await self.services.commands.search(
-            values["charger"], values["action"], values["status"], skip=skip, limit=limit
-        )
-
-
-class SecurityEventsHandler(ViewHandler):
-    """``GET /ocpp/admin/security-events/?charger=&type=&page=``."""
-
-    view = EVENTS
-
-    async def fetch(self, values: dict[str, Any], skip: int, limit: int) -> tuple[list, int]:
-        """Events newest first."""
-        return await self.services.security_events.search(
-            values["charger"], values["type"], skip=skip, limit=limit
-        )
-
-
 class ViewsIndexHandler(AdminHandler):
     """``GET /ocpp/admin/views/``: the list of views."""
 
@@ -214,9 +165,6 @@ class ViewsIndexHandler(AdminHandler):
 
 default_handlers = [
     (VIEWS_PATH, ViewsIndexHandler),
-    (RESERVATIONS_PATH, ReservationsHandler),
+    *((view.path, ViewHandler, {"view": view}) for view in VIEWS),
     (r"/ocpp/admin/reservations/([^/]+)/cancel", CancelReservationHandler),
-    (PROFILES_PATH, ProfilesHandler),
-    (COMMANDS_PATH, CommandsHandler),
-    (EVENTS_PATH, SecurityEventsHandler),
 ]

@@ -29,16 +29,22 @@ def web_settings(http_port):
 
 
 class Charger(ChargePoint):
-    """Accepts RemoteStopTransaction and records it."""
+    """Accepts RemoteStopTransaction and CancelReservation, recording them."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.stops: list[dict] = []
+        self.cancels: list[dict] = []
 
     @on(Action.remote_stop_transaction)
     def on_stop(self, **payload):
         self.stops.append(payload)
         return call_result.RemoteStopTransaction(status="Accepted")
+
+    @on(Action.cancel_reservation)
+    def on_cancel(self, **payload):
+        self.cancels.append(payload)
+        return call_result.CancelReservation(status="Accepted")
 
 
 def stamp(seconds: float) -> str:

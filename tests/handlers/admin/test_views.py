@@ -9,29 +9,15 @@ from html import unescape
 from urllib.parse import unquote
 
 import pytest
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call, call_result
-from ocpp.v16.enums import Action
+from ocpp.v16 import call
 
 from models.commands import new_command
 from ocppj.timeutil import utcnow
 from tests.charge_points import ocpp_charge_point
 from tests.handlers.admin.test_index import admin_browser, page_text
+from tests.handlers.admin.test_session import Charger
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
-
-
-class Charger(ChargePoint):
-    """Accepts CancelReservation and records it."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.cancels: list[dict] = []
-
-    @on(Action.cancel_reservation)
-    def on_cancel(self, **payload):
-        self.cancels.append(payload)
-        return call_result.CancelReservation(status="Accepted")
 
 
 async def add_reservation(db, rid: int, charger: str, status: str = "accepted", **extra):
