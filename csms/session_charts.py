@@ -15,16 +15,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from csms import billing
+from csms.metering import latest, sample_documents
 from ocppj.measurands import CURRENT, ENERGY_REGISTER, POWER, SOC, VOLTAGE
 
 if TYPE_CHECKING:
     from csms.services import Services
 
-# The newest readings a session page charts (a long session at 10 s sampling of four
-# measurands on three phases makes ~4,000 an hour).
-MAX_READINGS = 5000
-# How far back the power of an open session is looked for among its newest readings.
-POWER_LOOKBACK = 12
+# The newest readings a session page charts (a session sampling four measurands on three
+# phases every 10 s makes ~4,000 an hour; the embedded database reads ~1,700 a second).
+MAX_READINGS = 3000
 MAX_COMMANDS = 100
 TOTAL = "total"
 REGISTER_LABEL = "Energy register"
@@ -111,6 +110,12 @@ def latest_power_w(rows: list[dict[str, Any]]) -> float | None:
     return float(sum(row["value"] for row in at_newest))
 
 
+def register_wh(rows: list[dict[str, Any]]) -> float | None:
+    """The newest usable whole-meter energy register (Wh) among ``rows``, or None."""
+    newest = latest(rows, ENERGY_REGISTER)
+    return None if newest is None else newest[1]
+
+
 async def session_readings(services: Services, tx: dict[str, Any]) -> list[dict[str, Any]]:
     """The newest ``MAX_READINGS`` sampled values of a session (its own charger's),
     newest first; the batch buffer is flushed first so the latest count."""
@@ -121,23 +126,23 @@ async def session_readings(services: Services, tx: dict[str, Any]) -> list[dict[
     return rows
 
 
-async def power_now(services: Services, tx: dict[str, Any]) -> float | None:
-    """The power (W) an open session reported last, or None."""
-    rows, _ = await services.meter_values.search(
-        charger=tx.get("charger"), transaction=tx["_id"], measurand=POWER,
-        limit=POWER_LOOKBACK,
-    )  # fmt: skip
-    return latest_power_w(rows)
-
-
-async def live_figures(services: Services, tx: dict[str, Any], now: datetime) -> dict:
-    """Energy so far (Wh), duration (s) and power now (W) of a session: an open one by
-    its newest readings, a closed one by its stored energy and stop time."""
+def figures(
+    services: Services, tx: dict[str, Any], rows: list[dict[str, Any]], now: datetime,
+    *, all_rows: bool = True,
+) -> dict[str, Any]:  # fmt: skip
+    """Energy so far (Wh), duration (s) and power now (W) of a session. An open one's
+    come from ``rows`` (its newest readings) and the registers remembered in memory
+    (without a register: energy 0 when ``rows`` are all its readings, else unknown,
+    None); a closed one's from its stored energy and stop."""
     start = tx.get("start_ts")
     if tx.get("open"):
-        energy: float | None = await billing.energy_so_far(services, tx)
-        power = await power_now(services, tx)
-        end = now
+        remembered = services.registers.last(tx["charger"], tx["_id"])
+        wh = remembered[1] if remembered is not None else register_wh(rows)
+        meter_start = tx.get("meter_start") or 0
+        energy: float | None = None
+        if wh is not None or all_rows:
+            energy = max(0.0, (meter_start if wh is None else wh) - meter_start)
+        power, end = latest_power_w(rows), now
     else:
         energy, power, end = tx.get("energy_wh"), None, tx.get("stop_ts")
     duration = None
@@ -146,31 +151,58 @@ async def live_figures(services: Services, tx: dict[str, Any], now: datetime) ->
     return {"energy_wh": energy, "duration_s": duration, "power_w": power}
 
 
+def last_readings(charger: dict[str, Any] | None, tx: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sampled values of the charger's last MeterValues (kept on its document) when
+    they were about ``tx``; else none."""
+    payload = (charger or {}).get("last_meter_values") or {}
+    if payload.get("transactionId") != tx["_id"] or not payload.get("meterValue"):
+        return []
+    try:
+        return sample_documents(
+            payload["meterValue"], tx["charger"], payload.get("connectorId"), tx["_id"]
+        )
+    except (KeyError, TypeError, ValueError):  # stored before validation got stricter
+        return []
+
+
 async def with_live_figures(
     services: Services, sessions: list[dict[str, Any]], now: datetime
 ) -> list[dict[str, Any]]:
-    """``sessions`` (a page of them) each with ``live``: ``live_figures`` for the open
-    ones, None for the others."""
-    return [
-        {**tx, "live": await live_figures(services, tx, now) if tx.get("open") else None}
-        for tx in sessions
-    ]
+    """``sessions`` (a page of them) each with ``live``: ``figures`` for the open ones
+    (from the last MeterValues their chargers sent: one query for the page), None for
+    the others."""
+    open_ids = [tx["charger"] for tx in sessions if tx.get("open") and tx.get("charger")]
+    chargers = {}
+    if open_ids:
+        chargers = await services.chargers.get_many(open_ids, ("last_meter_values",))
+    listed = []
+    for tx in sessions:
+        live = None
+        if tx.get("open") and tx.get("charger"):
+            rows = last_readings(chargers.get(tx["charger"]), tx)
+            live = figures(services, tx, rows, now, all_rows=False)
+        listed.append({**tx, "live": live})
+    return listed
 
 
 async def session_detail(services: Services, tx: dict[str, Any], now: datetime) -> dict:
-    """Everything a session page shows besides the transaction itself: ``figures``
-    (``live_figures``), ``cost`` (stored, or running while open), ``charts``,
-    ``readings`` (how many were charted, ``truncated`` when there were more),
-    ``commands`` sent to its charger while it ran, and its ``anomalies``."""
+    """Everything a session page shows besides the transaction itself: ``figures``,
+    ``cost`` (stored, or running while open), ``charts``, ``readings`` (how many were
+    charted, ``truncated`` when there were more), ``commands`` sent to its charger while
+    it ran, and its ``anomalies``. The readings are read once."""
     rows = await session_readings(services, tx)
-    cost = tx.get("cost") if not tx.get("open") else await billing.running_cost(services, tx, now)
+    shown = figures(services, tx, rows, now)
+    cost = tx.get("cost")
+    if tx.get("open") and tx.get("start_ts") is not None:
+        end = max(now, tx["start_ts"])
+        cost = await billing.cost_of(services, tx, end, shown["energy_wh"])
     start = tx.get("start_ts")
     commands: list[dict[str, Any]] = []
     if start is not None and tx.get("charger"):
         end = now if tx.get("open") else (tx.get("stop_ts") or now)
         commands = await services.commands.during(tx["charger"], start, end, MAX_COMMANDS)
     return {
-        "figures": await live_figures(services, tx, now),
+        "figures": shown,
         "cost": cost,
         "cost_text": billing.cost_text(cost),
         "charts": chart_series(rows, float(tx.get("meter_start") or 0)),

@@ -123,7 +123,8 @@ class MeterValuesHandler(AdminHandler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        """Sampled values newest first, with a chart of the filter's newest readings."""
+        """Sampled values newest first; the first page with charts of the filter's newest
+        readings."""
         form, need_scope = reading_filter(self)
         page = form.values.get("page") or 1
         filters = {name: form.raw[name] for name in READING_FILTERS}
@@ -133,13 +134,15 @@ class MeterValuesHandler(AdminHandler):
         if not form.ok:
             self.set_status(400)
         elif not need_scope:
-            query = reading_query(form)
+            # The first page is the start of the charted readings: one query for both.
+            first = pager.page == 1
+            limit = CHART_READINGS if first else pager.per_page
             readings, pager.total = await self.services.meter_values.search(
-                **query, skip=pager.skip, limit=pager.per_page
+                **reading_query(form), skip=pager.skip, limit=limit
             )
-            if readings:
-                newest, _ = await self.services.meter_values.search(**query, limit=CHART_READINGS)
-                charts = chart_series(newest)
+            if first:
+                charts = chart_series(readings)
+                readings = readings[: pager.per_page]
         self.render(
             "admin/meter_values.html", form=form, readings=readings, pager=pager,
             need_scope=need_scope, measurands=MEASURANDS, charger_ids=await charger_ids(self),

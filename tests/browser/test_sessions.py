@@ -124,8 +124,11 @@ def test_session_chart_reservation_cancel_and_meter_csv(server, browser):
         assert charger.running.wait(20) and charger.error is None, charger.error
         tx = charger.transaction
         log_in(browser, server, wait)
+        # The list reads the charger's last MeterValues, written within 2 s.
+        power = f'tr[data-transaction="{tx}"] .power'
+        wait.until(lambda d: d.refresh() or d.find_element(By.CSS_SELECTOR, power).text)
+        assert browser.find_element(By.CSS_SELECTOR, power).text == "11.00"
         row = browser.find_element(By.CSS_SELECTOR, f'tr[data-transaction="{tx}"]')
-        assert row.find_element(By.CSS_SELECTOR, ".power").text == "11.00"
         assert row.find_element(By.CSS_SELECTOR, ".energy").text == "0.230 so far"
         browser.save_screenshot(str(ARTIFACTS / "sessions-1-list.png"))
 

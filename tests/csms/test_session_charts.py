@@ -107,8 +107,25 @@ async def test_detail_of_an_open_session(services):
     assert detail["anomalies"] == [{"kind": "start_in_future", "ts": T0}]
     assert detail["cost"] is None and detail["cost_text"] == ""
 
+    # The list reads the charger's last MeterValues instead (one query for a page).
     [listed] = await with_live_figures(services, [tx], now)
-    assert listed["live"] == detail["figures"]
+    assert listed["live"] == {"energy_wh": None, "duration_s": 300.0, "power_w": None}
+    await services.chargers.create("CP1", {}, T0)
+    last = {"connectorId": 1, "transactionId": 7, "meterValue": [{
+        "timestamp": "2026-03-01T08:01:00Z", "sampledValue": [
+            {"value": "1.65", "unit": "kWh"},
+            {"value": "3.6", "measurand": "Power.Active.Import", "unit": "kW", "phase": "L1"},
+            {"value": "3.5", "measurand": "Power.Active.Import", "unit": "kW", "phase": "L2"},
+        ]}]}  # fmt: skip
+    await services.chargers.update("CP1", {"last_meter_values": last})
+    [listed] = await with_live_figures(services, [tx], now)
+    assert listed["live"] == {"energy_wh": 650.0, "duration_s": 300.0, "power_w": 7100.0}
+    services.registers.note("CP1", 7, T0 + timedelta(minutes=2), 1700.0)  # memory wins
+    [listed] = await with_live_figures(services, [tx], now)
+    assert listed["live"]["energy_wh"] == 700.0
+    await services.chargers.update("CP1", {"last_meter_values": {**last, "transactionId": 8}})
+    [listed] = await with_live_figures(services, [tx], now)
+    assert listed["live"] == {"energy_wh": 700.0, "duration_s": 300.0, "power_w": None}
     closed = {**tx, "open": False, "stop_ts": T0 + timedelta(minutes=2), "energy_wh": 550.0}
     [listed] = await with_live_figures(services, [closed], now)
     assert listed["live"] is None
