@@ -57,9 +57,9 @@ async def test_sessions_newest_first_with_pagination(http_url, db, admin_user):
     assert links(page, "prev") == "/ocpp/admin/sessions/?charger=CP1"
     assert links(page, "next") is None
     row = page.split('<tr data-transaction="1">')[1].split("</tr>")[0]
-    assert '<td class="num energy">0.345</td>' in row
+    assert '<td class="num">0.345</td>' in row
     assert '<td class="num duration">30 s</td>' in row
-    assert '<a href="/ocpp/admin/sessions/1/">1</a>' in row
+    assert '<a class="session-link" href="/ocpp/admin/sessions/1/">Details</a>' in row
     assert "<td>2024-01-01 00:00:00 UTC</td>" in row and "<td>2024-01-01 00:00:30 UTC</td>" in row
     page = page_text(await browser.get("/ocpp/admin/sessions/"))
     assert "page 1 of 2 · 58 in all" in page

@@ -102,7 +102,7 @@ async def test_session_page_charts_and_stop_reaching_the_charger(
         await services.chargers.flush()  # the list reads the chargers' last MeterValues
         listed = page_text(await browser.get("/ocpp/admin/sessions/"))
         row = listed.split(f'<tr data-transaction="{tx_id}">')[1].split("</tr>")[0]
-        assert '<td class="num energy">0.500 <span class="muted">so far</span></td>' in row
+        assert '<td class="num">0.500 <span class="muted">so far</span></td>' in row
         assert '<td class="num power">11.00</td>' in row
         assert re.search(r'<td class="num duration">2 min \d\d s</td>', row)
 
