@@ -32,11 +32,13 @@ from handlers.admin import index as admin_index
 from handlers.admin import operations as admin_operations
 from handlers.admin import rfid as admin_rfid
 from handlers.admin import security as admin_security
+from handlers.admin import session as admin_session
 from handlers.admin import simulators as admin_simulators
 from handlers.admin import sites as admin_sites
 from handlers.admin import tariffs as admin_tariffs
 from handlers.admin import tokens as admin_tokens
 from handlers.admin import users as admin_users
+from handlers.admin import views as admin_views
 from handlers.api import alerts as api_alerts
 from handlers.api import chargers as api_chargers
 from handlers.api import data as api_data
@@ -95,6 +97,7 @@ HTTP_MODULES = (
     admin_security, admin_tariffs, admin_certificates, admin_sites, admin_alerts,
     admin_charger_tools,
     admin_users, admin_tokens, admin_api_docs,
+    admin_session, admin_views,
 )  # fmt: skip
 
 

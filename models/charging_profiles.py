@@ -17,6 +17,10 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models.paging import find_page, matching
+
+BY_CONNECTOR = (("charger", ASCENDING), ("connector", ASCENDING), ("stack_level", ASCENDING))
+
 # Wanted in models/migrations.INDEXES["charging_profiles"].
 INDEXES = [
     IndexModel(
@@ -99,3 +103,15 @@ class ChargingProfileRepo:
             query["connector"] = connector
         cursor = self._coll.find(query).sort([("connector", ASCENDING), ("stack_level", ASCENDING)])
         return await cursor.to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        purpose: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Installed profiles by charger, connector and stack level, filtered by charger
+        and purpose; (page, total). Index ``charger_connector``."""
+        query = matching(charger=charger, purpose=purpose)
+        return await find_page(self._coll, query, BY_CONNECTOR, skip, limit)

@@ -24,6 +24,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.messages import frames_of
+from models.paging import NEWEST_FIRST, find_page, matching
 
 PENDING = "pending"
 
@@ -90,6 +91,27 @@ class CommandRepo:
         """A charger's newest commands first (index ``charger_ts``)."""
         cursor = self._coll.find({"charger": charger}).sort("ts", DESCENDING)
         return await cursor.skip(skip).limit(limit).to_list()
+
+    async def during(
+        self, charger: str, start: datetime, end: datetime, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """A charger's commands requested in [start, end], oldest first (index
+        ``charger_ts``): those sent while a session ran."""
+        query = {"charger": charger, "ts": {"$gte": start, "$lte": end}}
+        return await self._coll.find(query).sort("ts", ASCENDING).limit(limit).to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        action: str | None = None,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Commands newest first, filtered by charger, OCPP action and outcome status;
+        (page, total). Indexes ``charger_ts`` and ``ts``."""
+        query = matching(charger=charger, action=action, status=status)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)
 
     async def frames(self, command: dict[str, Any], slack: float = 60.0) -> list[dict[str, Any]]:
         """The logged frames of a command (its CALL, then the reply), oldest first.

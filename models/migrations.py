@@ -85,7 +85,10 @@ INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
         IndexModel([("ts", DESCENDING)], name="ts"),  # the energy-anomaly alert rule
     ],
-    "commands": [IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts")],
+    "commands": [
+        IndexModel([("charger", ASCENDING), ("ts", DESCENDING)], name="charger_ts"),
+        IndexModel([("ts", DESCENDING)], name="ts"),  # the fleet's recent commands
+    ],
     "reservations": reservations.INDEXES,
     "charging_profiles": charging_profiles.INDEXES,
     "local_lists": [],
@@ -216,6 +219,8 @@ async def _insert_measurements(db: AsyncDatabase, rows: list[dict]) -> None:
     docs = [{**doc, "migrated": _CONVERTED} for doc in measurements(rows)]
     if docs:
         await db.meter_values.insert_many(docs, ordered=False)
+
+
 async def _instance_indexes(db: AsyncDatabase) -> None:
     """Several instances: chargers by holder and by lease, the site leases and the
     relayed events (expired by a TTL index)."""
@@ -223,6 +228,8 @@ async def _instance_indexes(db: AsyncDatabase) -> None:
     for name, models in leases.INDEXES.items():
         if models:
             await db[name].create_indexes(models)
+
+
 async def _user_roles(db: AsyncDatabase) -> None:
     """``is_admin`` becomes ``role`` (true, or missing: admin, as every user was one;
     false: operator) and users get ``disabled``; ``is_admin`` is dropped."""

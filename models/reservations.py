@@ -20,6 +20,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from models.counters import Counters
+from models.paging import NEWEST_FIRST, find_page, matching
 
 SEQUENCE = "reservations"
 ACCEPTED = "accepted"
@@ -33,6 +34,7 @@ INDEXES = [
         name="active",
         partialFilterExpression={"status": ACCEPTED},
     ),
+    IndexModel([("ts", DESCENDING)], name="ts"),  # every charger's, newest first
 ]
 
 
@@ -77,3 +79,15 @@ class ReservationRepo:
         """A charger's reservations, newest first."""
         cursor = self._coll.find({"charger": charger}).sort("ts", DESCENDING).limit(limit)
         return await cursor.to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Reservations newest first, filtered by charger and stored status; (page,
+        total). Indexes ``charger_ts`` and ``ts``."""
+        query = matching(charger=charger, status=status)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)

@@ -14,6 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
+from models.paging import NEWEST_FIRST, find_page, matching
 from ocppj.timeutil import utcnow
 
 EVENT_TTL_SECONDS = 90 * 24 * 3600
@@ -67,6 +68,18 @@ class SecurityEventRepo:
         """Newest events first, of one charger or of all."""
         query = {"charger": charger} if charger else {}
         return await self._coll.find(query).sort("ts", DESCENDING).limit(limit).to_list()
+
+    async def search(
+        self,
+        charger: str | None = None,
+        kind: str | None = None,
+        skip: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Events newest first, filtered by charger and type; (page, total). Indexes
+        ``charger_ts`` and ``ts``."""
+        query = matching(charger=charger, type=kind)
+        return await find_page(self._coll, query, NEWEST_FIRST, skip, limit)
 
     async def counts_since(
         self, since: datetime, types: tuple[str, ...]

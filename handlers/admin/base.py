@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import tornado.web
 
+from csms.session_charts import duration_text
 from handlers.base import BaseHandler, kwh
 from handlers.qrcodes import landing_path, log_path
 
@@ -29,6 +30,11 @@ def charger_url(charger_id: str, suffix: str = "") -> str:
 def rfid_url(id_tag: str, suffix: str = "") -> str:
     """The admin page of an RFID tag."""
     return f"{ADMIN_PATH}rfid/{path_segment(id_tag)}/{suffix}"
+
+
+def session_url(tx_id: Any) -> str:
+    """The admin page of a charging session (transaction)."""
+    return f"{ADMIN_PATH}sessions/{tx_id}/"
 
 
 class AdminHandler(BaseHandler):
@@ -62,6 +68,7 @@ class AdminHandler(BaseHandler):
         namespace.update(
             charger_url=charger_url, rfid_url=rfid_url, landing_url=landing_path,
             log_url=log_path, kwh=partial(kwh, places=3), flash=self.pop_flash(),
+            session_url=session_url, duration_text=duration_text,
         )  # fmt: skip
         return namespace
 

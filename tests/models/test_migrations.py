@@ -209,6 +209,8 @@ async def test_migration_10_turns_sampled_values_into_one_measurement_per_readin
     rows, total = await repo.search(charger="CP1")
     assert (rows, total) == ([old[4], *old[:4]], 5)
     assert await repo.last_energy_register("CP1", 7) == 1000.0
+
+
 @pytest.mark.gen_test
 async def test_migration_11_indexes_the_charger_leases_and_expires_relayed_events(db):
     await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
@@ -222,6 +224,8 @@ async def test_migration_11_indexes_the_charger_leases_and_expires_relayed_event
     assert chargers["connected_lease"]["key"] == [("connected", 1), ("lease_until", 1)]
     events = await db.events.index_information()
     assert events["ttl"]["expireAfterSeconds"] == 600
+
+
 @pytest.mark.gen_test
 async def test_migration_12_turns_is_admin_into_a_role(db):
     await db.users.insert_many([

@@ -35,7 +35,7 @@ async def add_sessions(db) -> None:
 def session_ids(page: str) -> list[int]:
     """The transaction ids in the sessions table, in order."""
     table = page.split('id="sessions"')[1].split("</tbody>")[0]
-    return [int(n) for n in re.findall(r"<tr>\s*<td>(\d+)</td>", table)]
+    return [int(n) for n in re.findall(r'<tr data-transaction="(\d+)">', table)]
 
 
 def links(page: str, rel: str) -> str | None:
@@ -57,8 +57,10 @@ async def test_sessions_newest_first_with_pagination(http_url, db, admin_user):
     assert session_ids(page) == [5, 4, 3, 2, 1]
     assert links(page, "prev") == "/ocpp/admin/sessions/?charger=CP1"
     assert links(page, "next") is None
-    row = re.split(r"<tr>\s*<td>1</td>", page)[1].split("</tr>")[0]
+    row = page.split('<tr data-transaction="1">')[1].split("</tr>")[0]
     assert '<td class="num">0.345</td>' in row
+    assert '<td class="num duration">30 s</td>' in row
+    assert '<a class="session-link" href="/ocpp/admin/sessions/1/">Details</a>' in row
     assert "<td>2024-01-01 00:00:00 UTC</td>" in row and "<td>2024-01-01 00:00:30 UTC</td>" in row
     page = page_text(await browser.get("/ocpp/admin/sessions/"))
     assert "page 1 of 2 · 58 in all" in page
