@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from csms import remote
+
 
 @dataclass(frozen=True, slots=True)
 class Described:
@@ -104,9 +106,8 @@ BY_NAME: dict[str, Described] = {op.name: op for group in GROUPS for op in group
 QUICK_ACTIONS = frozenset(
     {"reset", "unlock_connector", "remote_stop", "remote_start", "change_availability"}
 )
-ADMIN_OPERATIONS = frozenset(
-    op.name for group in GROUPS if group.key == "security" for op in group.operations
-)
+# The security group is what only an admin may send (``csms.remote.needed_role``).
+ADMIN_OPERATIONS = remote.ADMIN_OPERATIONS
 
 
 def title_of(name: str) -> str:

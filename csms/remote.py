@@ -342,7 +342,10 @@ _BY_ACTION: Mapping[str, Operation] = MappingProxyType({op.action: op for op in 
 
 # What only an admin may send (the ROLE CONTRACT): the charger's root certificates and
 # certificate chain, and the configuration keys of its security profile and its key.
-ADMIN_OPERATIONS = frozenset({"install_certificate", "delete_certificate", "certificate_signed"})
+ADMIN_OPERATIONS = frozenset(
+    {"install_certificate", "get_installed_certificate_ids", "delete_certificate",
+     "certificate_signed"}
+)  # fmt: skip
 ADMIN_CONFIGURATION_KEYS = frozenset({"authorizationkey", "securityprofile"})
 
 

@@ -123,6 +123,9 @@ class ChargerRepo:
         # Chargers changed by the rare writes (created, renamed, booted, deleted) since
         # the fleet overview last asked (``take_dirty``); statuses reach it by the bus.
         self._dirty: set[str] = set()
+        # Several instances (csms.instances): fields a connection adds to the charger
+        # (holder, held_since, lease_until) given the time; None with one instance.
+        self.lease: Callable[[datetime], dict[str, Any]] | None = None
 
     def take_dirty(self) -> set[str]:
         """The ids of chargers changed by the rare writes since the last call."""
@@ -132,9 +135,6 @@ class ChargerRepo:
     async def every(self, fields: tuple[str, ...]) -> list[dict[str, Any]]:
         """Every charger, only ``fields`` of it (the fleet overview's one full read)."""
         return await self._coll.find({}, dict.fromkeys(fields, 1)).to_list()
-        # Several instances (csms.instances): fields a connection adds to the charger
-        # (holder, held_since, lease_until) given the time; None with one instance.
-        self.lease: Callable[[datetime], dict[str, Any]] | None = None
 
     async def flush(self) -> None:
         """Write every queued charger update now."""

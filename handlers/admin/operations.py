@@ -279,15 +279,7 @@ class OperationHandler(OperationsBase):
         await self.show(charger, result, OUTCOME_HTTP_STATUS.get(outcome.status, 200))
 
 
-class AdminOperationHandler(OperationHandler):
-    """The certificate operations (security extension): administrators only."""
-
-    read_role = write_role = "admin"
-
-
-_ADMIN_NAMES = "|".join(sorted(operation_groups.ADMIN_OPERATIONS))
 default_handlers = [
     (r"/ocpp/admin/chargers/([^/]+)/operations/", OperationsHandler),
-    (rf"/ocpp/admin/chargers/([^/]+)/operations/({_ADMIN_NAMES})", AdminOperationHandler),
     (r"/ocpp/admin/chargers/([^/]+)/operations/([^/]+)", OperationHandler),
 ]

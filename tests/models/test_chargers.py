@@ -278,7 +278,7 @@ async def test_a_connection_given_up_while_registering_hands_the_record_back(ser
     assert (await db.chargers.find_one({"_id": "TWICE"}))["connected"] is False
 
 
-@pytest.mark.gen_test
+@pytest.mark.gen_test(timeout=60)  # 1,203 documents on a busy embedded database
 async def test_get_many_reads_chargers_by_id_in_chunks(db):
     repo = make_repo(db)
     await db.chargers.insert_many(
