@@ -10,12 +10,10 @@ import tornado.web
 
 from csms import remote
 from csms.session_charts import session_detail
-from handlers.admin.base import AdminHandler, session_url
+from handlers.admin.base import AdminHandler
 from handlers.admin.operations import OUTCOME_TEXT
 from handlers.base import OUTCOME_HTTP_STATUS
 from ocppj.timeutil import utcnow
-
-__all__ = ["SessionHandler", "SessionStopHandler", "chart_json", "is_id", "session_url"]
 
 
 def is_id(text: str) -> bool:
