@@ -30,7 +30,6 @@ from csms.registry import ConnectionRegistry
 from csms.services import Services
 from handlers.api.views import connector_states, offline_since
 from handlers.base import BaseHandler, to_json
-from ocppj.measurands import ENERGY_REGISTER, POWER
 from ocppj.timeutil import utcnow
 
 DASHBOARD_PAGE_SIZE = 60
@@ -42,28 +41,20 @@ CONCURRENT_READS = 16
 OVERVIEW_EVERY = 1.0  # seconds: the overview counts are sent at most this often
 
 
-def _series(docs: list[dict[str, Any]], offset: float = 0.0) -> list[list[Any]]:
-    """Chronological ``[ts, value]`` points of whole-meter readings (no phase)."""
-    points = [
-        [doc["ts"], doc["value"] - offset]
-        for doc in docs
-        if doc.get("value") is not None and doc["meta"].get("phase") is None
-    ]
-    points.sort(key=lambda point: point[0])
-    return points
-
-
 async def session_view(
     services: Services, tx: dict[str, Any], points: int = CHART_POINTS
 ) -> dict[str, Any]:
     """An open transaction with its recent power (W) and session energy (Wh) series (the
     last ``points`` readings of each: the page's first HTML asks for 1, the live
-    snapshot, which draws the charts, for ``CHART_POINTS``)."""
+    snapshot, which draws the charts, for ``CHART_POINTS``), from the measurements'
+    numeric ``power_w`` and ``energy_wh`` fields."""
     meter_start = tx.get("meter_start") or 0
-    power_docs = await services.meter_values.latest_of(tx["_id"], POWER, points)
-    energy_docs = await services.meter_values.latest_of(tx["_id"], ENERGY_REGISTER, points)
-    power = _series(power_docs)
-    energy = _series(energy_docs, offset=meter_start)
+    readings = services.meter_values
+    power = [[ts, value] for ts, value in await readings.series(tx["_id"], "power_w", limit=points)]
+    energy = [
+        [ts, value - meter_start]
+        for ts, value in await readings.series(tx["_id"], "energy_wh", limit=points)
+    ]
     cost = await running_cost(services, tx, utcnow())
     return {
         "transaction": tx["_id"],
@@ -122,11 +113,13 @@ def charger_card(
 
 @dataclass(frozen=True, slots=True)
 class ChargerFilter:
-    """Which chargers a page shows: search text, status filter, page (from the query)."""
+    """Which chargers a page shows: search text, status filter, page (from the query);
+    or one charger by id (``charger``: its own page), known yet or not."""
 
     q: str = ""
     status: str = ""
     page: int = 1
+    charger: str = ""
 
     @classmethod
     def of(cls, handler: tornado.web.RequestHandler) -> ChargerFilter:
@@ -138,6 +131,7 @@ class ChargerFilter:
             q,
             status if status in STATUS_FILTERS or status in STATES else "",
             int(page) if page.isdigit() and 0 < int(page) <= MAX_PAGE else 1,
+            handler.get_query_argument("charger", ""),
         )
 
     def fields(self) -> dict[str, str]:
@@ -166,7 +160,11 @@ async def dashboard_state(
     fleet = await services.fleet.current()
     await services.chargers.flush()
     await services.meter_values.flush()
-    ids, total = fleet.page(chosen.q, chosen.status, (chosen.page - 1) * per_page, per_page)
+    if chosen.charger:
+        ids = [chosen.charger] if chosen.charger in fleet.rows else []
+        total = len(ids)
+    else:
+        ids, total = fleet.page(chosen.q, chosen.status, (chosen.page - 1) * per_page, per_page)
     docs = await services.chargers.get_many(ids)
     chargers = [docs[cid] for cid in ids if cid in docs]
     open_txs = await services.transactions.open_for_chargers(ids)
@@ -218,7 +216,7 @@ class LiveEventsHandler(BaseHandler):
             self.write(b"retry: 3000\n\n")
             chosen = ChargerFilter.of(self)
             state, total = await dashboard_state(self.services, self.registry, chosen)
-            self._page = {card["id"] for card in state}
+            self._page = {card["id"] for card in state} | ({chosen.charger} - {""})
             self.write(sse_message({"type": "snapshot", "chargers": state, "total": total}))
             fleet = self.services.fleet
             self.write(sse_message(overview_event(fleet)))

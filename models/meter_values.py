@@ -256,14 +256,6 @@ class MeterValueRepo:
         cursor = self._coll.find(query, {"ts": 1, field: 1}).sort("ts", DESCENDING).limit(limit)
         return [(doc["ts"], doc[field]) async for doc in cursor][::-1]
 
-    async def latest_of(self, transaction: int, measurand: str, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` whole-meter (no phase) sampled values of one measurand of a
-        transaction, newest first (index transaction_measurand_ts; no count, unlike
-        ``search``)."""
-        query = {"meta.transaction": transaction, "meta.measurand": measurand, "meta.phase": None}
-        cursor = self._coll.find(query).sort("ts", DESCENDING).limit(limit)
-        return await cursor.to_list()
-
     async def last_reading_ts(self, charger: str, transaction: int) -> datetime | None:
         """When ``charger`` last sent an energy register for its ``transaction`` (the
         stale-transaction rule), or None."""

@@ -80,7 +80,7 @@ async def scenario(a: ServerProcess, b: ServerProcess, c: ServerProcess, uri: st
     acknowledged: list[int] = []
     database = MongoClient(uri, tz_aware=True).csms
     _, cookie = await login(builder(c), "admin", PASSWORD)
-    live = await EventStream.open(c.port, cookie)
+    live = await EventStream.open(c.port, cookie, "/ocpp/live/events?charger=CPA")  # its page
     try:
         assert live.status == 200
         await live.event_of("snapshot")
