@@ -144,27 +144,35 @@ class Fleet:
 
     async def run(self) -> None:
         """Load the overview, then apply bus events as they come and reload every
-        ``max_age`` seconds (``max_age`` 0: every ``current()`` reloads instead)."""
+        ``max_age`` seconds (``max_age`` 0: every ``current()`` reloads instead). A reload
+        runs beside the events (on a busy database it takes seconds; the bus queue would
+        fill meanwhile)."""
         queue = self._bus.subscribe()
         loop = asyncio.get_running_loop()
+        reloading: asyncio.Task | None = None
         try:
             if self.max_age > 0:
-                await self._reload_logged()
+                reloading = loop.create_task(self._reload_logged())
             while True:
                 wait = None
                 if self.max_age > 0:
                     wait = max(0.0, (self._loaded_at or loop.time()) + self.max_age - loop.time())
+                    wait = max(wait, 1.0)  # while a first load runs: look again in a second
                 try:
                     async with asyncio.timeout(wait):
                         event = await queue.get()
                 except TimeoutError:
-                    await self._reload_logged()
+                    if reloading is None or reloading.done():
+                        if self._loaded_at is None or self._stale():
+                            reloading = loop.create_task(self._reload_logged())
                     continue
                 self.apply(event)
                 while not queue.empty():
                     self.apply(queue.get_nowait())
         finally:
             self._bus.unsubscribe(queue)
+            if reloading is not None:
+                reloading.cancel()
 
     async def _reload_logged(self) -> None:
         try:
