@@ -43,8 +43,8 @@ class ChartSpec:
 
 
 CHARTS = (
-    ChartSpec("power", POWER, "Power", "kW", 0.001, 2),
-    ChartSpec("energy", ENERGY_REGISTER, "Energy delivered", "kWh", 0.001, 3),
+    ChartSpec("power", POWER, "Power", "kW", 0.001, 1),
+    ChartSpec("energy", ENERGY_REGISTER, "Energy delivered", "kWh", 0.001, 2),
     ChartSpec("current", CURRENT, "Current", "A"),
     ChartSpec("voltage", VOLTAGE, "Voltage", "V"),
     ChartSpec("soc", SOC, "State of charge", "%", 1.0, 0),

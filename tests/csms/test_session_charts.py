@@ -45,7 +45,7 @@ def test_one_chart_per_measurand_one_series_per_phase_in_the_shown_unit():
     assert [chart["key"] for chart in charts] == ["power", "energy", "current", "voltage", "soc"]
     power, energy, current, voltage, soc = charts
     assert power == {
-        "key": "power", "label": "Power", "unit": "kW", "decimals": 2, "points": 2,
+        "key": "power", "label": "Power", "unit": "kW", "decimals": 1, "points": 2,
         "series": [{"name": "total", "points": [[MS0 + 10_000, 3.7], [MS0 + 20_000, 7.4]]}],
     }  # fmt: skip
     assert energy["series"] == [

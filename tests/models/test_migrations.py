@@ -213,7 +213,7 @@ async def test_migration_10_turns_sampled_values_into_one_measurement_per_readin
 
 @pytest.mark.gen_test
 async def test_migration_11_indexes_the_charger_leases_and_expires_relayed_events(db):
-    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 10}})
     for name in ("holder", "connected_lease"):
         await db.chargers.drop_index(name)
     assert (await migrate(db))[0] == (
@@ -232,7 +232,7 @@ async def test_migration_12_turns_is_admin_into_a_role(db):
         {"username": "a", "is_admin": True}, {"username": "o", "is_admin": False},
         {"username": "old"}, {"username": "v", "role": "viewer", "disabled": True},
     ])  # fmt: skip
-    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 9}})
+    await db.meta.update_one({"_id": "schema"}, {"$set": {"version": 11}})
     assert (await migrate(db))[0] == "applied 12: users: is_admin becomes a role; disabled"
     users = await db.users.find({}, {"_id": 0}).sort("username", 1).to_list()
     assert users == [

@@ -91,7 +91,7 @@ async def test_session_page_charts_and_stop_reaching_the_charger(
         assert f'data-transaction="{tx_id}" data-open="true"' in page
         assert '<a id="tag-link" href="/ocpp/admin/rfid/TAG1/"><code>TAG1</code></a>' in page
         assert '<td id="energy">0.500 kWh</td>' in page
-        assert '<td id="power">11.00 kW</td>' in page
+        assert '<td id="power">11.0 kW</td>' in page
         charts = {chart["key"]: chart for chart in charts_of(page)}
         assert list(charts) == ["power", "energy", "current"]
         assert [p[1] for p in charts["power"]["series"][0]["points"]] == [7.2, 11.0]
