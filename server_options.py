@@ -237,6 +237,8 @@ def add_limit_args(parser: argparse.ArgumentParser) -> None:
     limit = [
         ("--max-connections", "CSMS_MAX_CONNECTIONS", int, defaults.max_connections,
          "open charger connections before HTTP 503 (0: no cap)"),
+        ("--max-handshakes", "CSMS_MAX_HANDSHAKES", int, defaults.max_handshakes,
+         "charger handshakes in progress at once; the others wait in order (0: no bound)"),
         ("--message-rate", "CSMS_MESSAGE_RATE", float, defaults.message_rate,
          "frames/s per charger connection (0: no limit)"),
         ("--message-burst", "CSMS_MESSAGE_BURST", int, defaults.message_burst,
@@ -285,6 +287,7 @@ def limit_settings(args: argparse.Namespace) -> LimitSettings:
     """The connection limits from the options."""
     return LimitSettings(
         max_connections=args.max_connections, idle_timeout=args.idle_timeout,
+        max_handshakes=args.max_handshakes,
         message_rate=args.message_rate, message_burst=args.message_burst,
         rate_close_after=args.rate_close_after, auth_failures=args.auth_failures,
         auth_failure_window=args.auth_failure_window, header_timeout=args.header_timeout,

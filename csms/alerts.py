@@ -154,20 +154,23 @@ class AlertService:
 
     # --- hooks of the message handlers ------------------------------------
 
-    async def on_boot(self, ctx: CallContext) -> None:
+    async def on_boot(self, ctx: CallContext, previous: datetime | None) -> None:
         """BootNotification: note it; more than ``boots`` in the window is a reboot loop.
-        A failure here is logged: alerts never change what the charger is answered."""
+        ``previous``: the charger's boot before this one (None: none known). A failure
+        here is logged: alerts never change what the charger is answered."""
         try:
-            await self._on_boot(ctx)
+            await self._on_boot(ctx, previous)
         except Exception:
             log.exception("%s: alert rules of BootNotification failed", ctx.charger_id)
 
-    async def _on_boot(self, ctx: CallContext) -> None:
-        await self.boots.record(ctx.charger_id, ctx.now)
+    async def _on_boot(self, ctx: CallContext, previous: datetime | None) -> None:
+        self.boots.record(ctx.charger_id, ctx.now)
         params = self.rules["reboot_loop"]
         if not params["enabled"]:
             return
         since = ctx.now - timedelta(minutes=params["window_minutes"])
+        if previous is None or previous < since:
+            return  # the only boot in the window: nothing to count (a restart's storm)
         count = await self.boots.count_since(ctx.charger_id, since)
         if count > params["boots"]:
             detail = {"boots": count, "window_minutes": params["window_minutes"]}

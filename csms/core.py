@@ -28,7 +28,8 @@ async def boot_notification(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     boot["ts"] = ctx.now
     await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now, ctx.state.name)
     ctx.state.booted = True
-    await ctx.services.alerts.on_boot(ctx)
+    previous, ctx.state.last_boot = ctx.state.last_boot, ctx.now
+    await ctx.services.alerts.on_boot(ctx, previous)
     ctx.services.bus.publish("boot", ctx.charger_id, vendor=boot["vendor"], model=boot["model"])
     ctx.services.load_event(ctx.charger_id, "boot")
     return {

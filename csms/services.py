@@ -184,7 +184,8 @@ class Services:
         """Every batch writer, in the order they are flushed at shutdown."""
         chargers = self.chargers
         observed = [chargers.observed] if chargers.observed is not chargers.state else []
-        return [self.meter_values.writer, self.messages.writer, chargers.state, *observed]
+        boots = [self.alerts.boots.writer] if self.alerts is not None else []
+        return [self.meter_values.writer, self.messages.writer, chargers.state, *observed, *boots]
 
     def start(self) -> None:
         """Start the batch writers and the message-log pruning."""

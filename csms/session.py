@@ -53,16 +53,21 @@ class ChargerSession:
         # Exchanges awaiting their reply, by (direction of the CALL, message id).
         self._open: dict[tuple[str, str | None], dict[str, Any]] = {}
 
-    async def open(self, known: dict | None = None) -> dict:
+    async def open(self, known: dict | None = None, *, absent: bool = False) -> dict:
         """Record the connection; create the charger document when the id is new.
-        ``known``: the charger's document as admission just read it (not read again).
+        ``known``: the charger's document as admission just read it (not read again);
+        ``absent``: admission found none (the charger is created without a read).
 
         Returns the charger document.
         """
         now = self.connected_at = utcnow()
-        doc, created = await self.services.chargers.connect(self.charger_id, self.path, now, known)
+        doc, created = await self.services.chargers.connect(
+            self.charger_id, self.path, now, known, absent=absent
+        )
         self.state.known = bool(doc.get("boot"))
         self.state.name = doc.get("name")
+        boot = doc.get("boot")
+        self.state.last_boot = boot.get("ts") if isinstance(boot, dict) else None
         for key, connector in (doc.get("connectors") or {}).items():
             if str(key).isdigit() and isinstance(connector, dict) and connector.get("status"):
                 self.state.statuses[int(key)] = connector["status"]

@@ -18,6 +18,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from models.batch import BatchInserter
 from models.counters import Counters
 
 DELIVERY_SEQUENCE = "alert_deliveries"
@@ -243,15 +244,21 @@ class DeliveryRepo:
 
 
 class BootLog:
-    """When each charger booted (for the reboot-loop rule); expired after two days."""
+    """When each charger booted (for the reboot-loop rule); expired after two days.
 
-    def __init__(self, db: AsyncDatabase):
+    Boots are written in batches (``writer``): a reconnect storm of thousands of
+    chargers is one insert per batch, not one each. ``count_since`` writes what is
+    buffered first, so a count is exact."""
+
+    def __init__(self, db: AsyncDatabase, writer: BatchInserter | None = None):
         self._coll = db.charger_boots
+        self.writer = writer or BatchInserter(db.charger_boots)
 
-    async def record(self, charger: str, ts: datetime) -> None:
-        """Note a BootNotification."""
-        await self._coll.insert_one({"charger": charger, "ts": ts})
+    def record(self, charger: str, ts: datetime) -> None:
+        """Note a BootNotification (buffered)."""
+        self.writer.add({"charger": charger, "ts": ts})
 
     async def count_since(self, charger: str, since: datetime) -> int:
-        """Boots of a charger since ``since``."""
+        """Boots of a charger since ``since``, the buffered ones included."""
+        await self.writer.flush()
         return await self._coll.count_documents({"charger": charger, "ts": {"$gte": since}})

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from models.batch import StateUpdater
+from models.batch import BatchedReader, StateUpdater
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -116,6 +116,8 @@ class ChargerRepo:
         default_security_profile: int = 0,
     ):
         self._coll = db.chargers
+        # Single reads (admission of every connection above all) coalesced per loop pass.
+        self._reader = BatchedReader(db.chargers)
         self.state = state
         self.observed = observed or state
         self.require_rfid_default = require_rfid_default
@@ -143,8 +145,8 @@ class ChargerRepo:
             await self.observed.flush()
 
     async def get(self, charger_id: str) -> dict[str, Any] | None:
-        """The charger document, or None."""
-        return await self._coll.find_one({"_id": charger_id})
+        """The charger document, or None (concurrent reads share one query)."""
+        return await self._reader.get(charger_id)
 
     async def get_many(
         self, charger_ids: list[str], fields: tuple[str, ...] = ()
@@ -161,24 +163,29 @@ class ChargerRepo:
         return found
 
     async def connect(
-        self, charger_id: str, path: str, now: datetime, known: dict | None = None
-    ) -> tuple[dict, bool]:
+        self, charger_id: str, path: str, now: datetime, known: dict | None = None,
+        *, absent: bool = False,
+    ) -> tuple[dict, bool]:  # fmt: skip
         """Record a connection; create the charger when unknown. Returns (doc, created).
 
         ``known``: the charger's document as just read (admission): one plain update
         then, not a find-and-modify (several times the cost on the embedded database, and
-        a reconnect storm of known chargers pays it for each)."""
+        a reconnect storm of known chargers pays it for each). ``absent``: admission just
+        found no document: the charger is inserted straight away (a registration storm
+        pays one write each), and only when another connection created it meanwhile is
+        it read and updated."""
         changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
         if self.lease is not None:
             changes |= self.lease(now)
         if known is not None:
             if (await self._coll.update_one({"_id": charger_id}, {"$set": changes})).matched_count:
                 return known | changes, False
-        doc = await self._coll.find_one_and_update(
-            {"_id": charger_id}, {"$set": changes}, return_document=True
-        )
-        if doc is not None:
-            return doc, False
+        if not absent:
+            doc = await self._coll.find_one_and_update(
+                {"_id": charger_id}, {"$set": changes}, return_document=True
+            )
+            if doc is not None:
+                return doc, False
         doc = (
             new_charger(charger_id, now, self.require_rfid_default, self.default_security_profile)
             | changes

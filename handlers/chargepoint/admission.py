@@ -154,6 +154,8 @@ class Admission:
     # The charger document admission read (a known charger let in): the connection's
     # record starts from it instead of reading it again (``ChargerRepo.connect``).
     charger: dict[str, Any] | None = None
+    # No charger document was found (a new id let in): it is created without a read.
+    unknown: bool = False
 
     @property
     def admitted(self) -> bool:
@@ -162,6 +164,7 @@ class Admission:
 
 
 ADMITTED = Admission()
+NEW_CHARGER = Admission(unknown=True)
 
 
 class ChargerAuth:
@@ -196,7 +199,7 @@ class ChargerAuth:
             if allow_unknown:
                 wait = self.registrations.take(attempt.ip)
                 if not wait:
-                    return ADMITTED
+                    return NEW_CHARGER
                 await self._list_unknown(attempt, services, now, "over the registration rate")
                 return Admission(429, "too many new chargers; retry later",
                                  {"Retry-After": str(max(1, math.ceil(wait)))})  # fmt: skip

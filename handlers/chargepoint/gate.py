@@ -11,6 +11,7 @@ from tornado.httputil import HTTPServerRequest
 from tornado.iostream import SSLIOStream
 
 from handlers.chargepoint.admission import ChargerAuth
+from handlers.chargepoint.handshakes import HandshakeQueue
 from handlers.chargepoint.limits import ConnectionCap, LimitSettings
 
 
@@ -23,6 +24,7 @@ class ChargerGate:
     auth: ChargerAuth
     cap: ConnectionCap
     sink_cap: ConnectionCap
+    handshakes: HandshakeQueue
     allow_unknown: bool = True  # register unknown charger ids when they connect
     tls: bool = False  # this server serves TLS itself
     trust_proxy_headers: bool = False  # behind our own proxy: X-Forwarded-* are believed
@@ -33,7 +35,8 @@ class ChargerGate:
         limits = limits or LimitSettings()
         cap = ConnectionCap(limits.max_connections, limits.max_connections_per_ip)
         sink_cap = ConnectionCap(limits.sink_max_connections, limits.sink_max_connections_per_ip)
-        return cls(limits, ChargerAuth(limits), cap, sink_cap, **options)
+        handshakes = HandshakeQueue(limits.max_handshakes)
+        return cls(limits, ChargerAuth(limits), cap, sink_cap, handshakes, **options)
 
 
 class GateDependency:

@@ -61,6 +61,9 @@ class LimitSettings:
     max_connections_per_ip: int = 1_000
     # Seconds a 503 asks the charger to wait.
     busy_retry_after: int = 30
+    # Handshakes (admission and the connection record) in progress at once; the others
+    # wait in order of arrival (``handshakes.HandshakeQueue``; 0: no bound).
+    max_handshakes: int = 128
     # No frame from the charger for this long: close (1001). None: 3 x heartbeat + 60 s.
     idle_timeout: float | None = None
     # Frames per second a connection may send on average, and the burst it may send at once.

@@ -20,6 +20,7 @@ from csms.session import ChargerSession
 from handlers.base import AppDependencies
 from handlers.chargepoint.admission import Attempt
 from handlers.chargepoint.gate import GateDependency, peer_certificate, request_peer
+from handlers.chargepoint.handshakes import HandshakeSlot
 from handlers.chargepoint.limits import (
     CLOSE,
     THROTTLE,
@@ -114,6 +115,8 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
     session: ChargerSession | None = None
     _refuse_subprotocol = False
     _admitted: dict | None = None  # the charger document admission read
+    _unknown = False  # admission found no charger document
+    _slot: HandshakeSlot | None = None  # its place among the handshakes in progress
     _rate: MessageRate | None = None
     _idle: IdleTimer | None = None
 
@@ -161,6 +164,14 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
             self.refuse(503, reason + "; retry later",
                         {"Retry-After": str(limits.busy_retry_after)})  # fmt: skip
             return
+        self._slot = await self.gate.handshakes.enter()
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None and stream.closed():
+            # The charger gave up while it waited for its turn (a storm): no database
+            # work for it; nobody reads this answer.
+            self.set_status(503)
+            self.finish()
+            return
         certificate = peer_certificate(self.request) if tls else None
         attempt = Attempt(charger_id, self.request.path, ip, tls,
                           self.request.headers.get("Authorization"), certificate)  # fmt: skip
@@ -170,7 +181,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         )  # fmt: skip
         if not verdict.admitted:
             self.refuse(verdict.status, verdict.reason, verdict.headers)
-        self._admitted = verdict.charger
+        self._admitted, self._unknown = verdict.charger, verdict.unknown
 
     def check_origin(self, origin: str) -> bool:
         """Only configured charger origins get here (``prepare`` refused the others)."""
@@ -180,6 +191,12 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         """A request answered without an upgrade gives its connection slot back."""
         if self.get_status() != 101:
             self.gate.cap.release(self)
+            self._release_handshake()
+
+    def _release_handshake(self) -> None:
+        """Give back the place among the handshakes in progress (once)."""
+        if self._slot is not None:
+            self._slot.release()
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         """Choose ocpp1.6 when offered; no header is accepted; others only are refused."""
@@ -207,7 +224,10 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         # No QR code is drawn here: ~10 ms of CPU each (a thread still holds the GIL),
         # so a registration storm of new chargers would stall every other charger. The
         # code is drawn on its first request and stored (``pages.QRCodeHandler``).
-        charger = await session.open(self._admitted)
+        try:
+            charger = await session.open(self._admitted, absent=self._unknown)
+        finally:
+            self._release_handshake()
         if self.ws_connection is None or self.ws_connection.is_closing():
             # The charger left while we were registering it; a connection of the same id
             # that is still live keeps the charger online.
@@ -374,6 +394,7 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
     def on_close(self) -> None:
         """Unregister (only if still current) and record the disconnection."""
         self.gate.cap.release(self)
+        self._release_handshake()
         if self._idle is not None:
             self._idle.cancel()
         session = self.session

@@ -133,7 +133,12 @@ class ServerProcess:
             if self.args.mongodb_uri:
                 cmd += ["--mongodb-uri", self.args.mongodb_uri]
             # Capacity, not abuse, is measured: no per-connection frame or sampled-value
-            # rate, and a whole fleet from one IP may register and connect at once.
+            # rate, and a whole fleet from one IP may register and connect at once; the
+            # connection cap leaves room for retries whose given-up handshake still holds
+            # its slot (a storm of 10,000 against the default cap of 10,000 got 503s).
+            fleet = max(self.args.chargers, getattr(self.args, "storm", None) or 0)
+            cmd += ["--max-connections", str(max(10_000, 2 * fleet))]
+            cmd += ["--max-open-sockets", str(max(12_000, 2 * fleet + 2_000))]
             cmd += ["--message-rate", "0", "--sample-rate", "0", "--registration-rate", "0",
                     "--registration-rate-per-ip", "0", "--max-connections-per-ip", "0",
                     "--max-open-sockets-per-ip", "0", *self.args.server_arg]  # fmt: skip

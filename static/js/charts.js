@@ -25,11 +25,6 @@
     return node;
   }
 
-  function clock(ms) {
-    var d = new Date(ms);
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
-  }
 
   function niceRange(min, max) {
     if (min === max) {
@@ -91,9 +86,9 @@
       vMax.toFixed(decimals)));
     svg.appendChild(el("text", { x: x0 - 4, y: y0, "text-anchor": "end", "class": "chart-axis" },
       vMin.toFixed(decimals)));
-    svg.appendChild(el("text", { x: x0, y: HEIGHT - 4, "class": "chart-axis" }, clock(data[0][0])));
+    svg.appendChild(el("text", { x: x0, y: HEIGHT - 4, "class": "chart-axis" }, window.CsmsFormat.timeOfDay(data[0][0])));
     svg.appendChild(el("text", { x: x1, y: HEIGHT - 4, "text-anchor": "end", "class": "chart-axis" },
-      clock(data[data.length - 1][0])));
+      window.CsmsFormat.timeOfDay(data[data.length - 1][0])));
 
     var coords = data.map(function (p) { return px(p[0]).toFixed(1) + "," + py(p[1]).toFixed(1); });
     if (data.length === 1) {

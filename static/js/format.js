@@ -3,6 +3,7 @@
  * dateTime(value): a date (ISO text, epoch ms or Date) on one line in the reader's time
  *   zone, "2026-12-03 14:05:09 CET"; "" for none. Every <time datetime data-local> the
  *   server rendered in UTC (the Time UI module) is rewritten this way when the page loads.
+ * timeOfDay(value): the same date's "14:05:09" alone (chart axes).
  * kw(watts): power in kW with 1 decimal; kwh(wh): energy in kWh with 2 decimals; both ""
  *   for unknown (the same rounding as handlers/base.py kw and kwh).
  */
@@ -35,6 +36,12 @@
       zoneName(date);
   }
 
+  function timeOfDay(value) {
+    var date = value instanceof Date ? value : new Date(value);
+    if (!isFinite(date.getTime())) { return ""; }
+    return pad(date.getHours()) + ":" + pad(date.getMinutes()) + ":" + pad(date.getSeconds());
+  }
+
   function fixed(value, scale, places) {
     if (value === null || value === undefined || !isFinite(Number(value))) { return ""; }
     return (Number(value) / scale).toFixed(places);
@@ -53,7 +60,7 @@
     });
   }
 
-  window.CsmsFormat = { dateTime: dateTime, kw: kw, kwh: kwh, localize: localize };
+  window.CsmsFormat = { dateTime: dateTime, timeOfDay: timeOfDay, kw: kw, kwh: kwh, localize: localize };
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", function () { localize(); });
   } else {

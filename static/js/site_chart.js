@@ -25,11 +25,6 @@
     return node;
   }
 
-  function clock(ms) {
-    var d = new Date(ms);
-    function two(n) { return (n < 10 ? "0" : "") + n; }
-    return two(d.getHours()) + ":" + two(d.getMinutes()) + ":" + two(d.getSeconds());
-  }
 
   function draw(container, items) {
     var svg = el("svg", { viewBox: "0 0 " + WIDTH + " " + HEIGHT, "class": "site-chart-svg",
@@ -51,9 +46,9 @@
                                    "class": "grid" }));
       svg.appendChild(el("text", { x: PAD.left - 6, y: y(v) + 4, "text-anchor": "end" }, v + " A"));
     });
-    svg.appendChild(el("text", { x: PAD.left, y: HEIGHT - 6 }, clock(t0)));
+    svg.appendChild(el("text", { x: PAD.left, y: HEIGHT - 6 }, window.CsmsFormat.timeOfDay(t0)));
     svg.appendChild(el("text", { x: WIDTH - PAD.right, y: HEIGHT - 6, "text-anchor": "end" },
-                       clock(t1)));
+                       window.CsmsFormat.timeOfDay(t1)));
     SERIES.forEach(function (s) {
       var d = "";
       var last = null;

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from models.batch import BatchInserter, StateUpdater
+from models.batch import BatchedReader, BatchInserter, StateUpdater
 
 
 @pytest.mark.gen_test
@@ -82,3 +82,35 @@ async def test_stop_ends_the_loop_when_a_full_batch_wakes_it_at_the_same_moment(
         await stopping
     assert stopping in done, "stop() did not end the flush loop"
     assert await db.things.find_one({"_id": "full"}) == {"_id": "full"}
+
+
+@pytest.mark.gen_test
+async def test_reader_answers_concurrent_reads_with_one_query(db):
+    await db.things.insert_many([{"_id": f"C{n}", "n": n} for n in range(5)])
+    reader = BatchedReader(db.things)
+    found = await asyncio.gather(*(reader.get(f"C{n}") for n in (0, 1, 4, 1)), reader.get("nope"))
+    assert found == [{"_id": "C0", "n": 0}, {"_id": "C1", "n": 1}, {"_id": "C4", "n": 4},
+                     {"_id": "C1", "n": 1}, None]  # fmt: skip
+    assert found[1] is not found[3]  # two readers of one id never share a dict
+    assert reader.queries == 1
+    await db.things.update_one({"_id": "C0"}, {"$set": {"n": 10}})
+    assert await reader.get("C0") == {"_id": "C0", "n": 10}  # a read after a write sees it
+    assert reader.queries == 2
+
+
+@pytest.mark.gen_test
+async def test_reader_splits_batches_and_bounds_reads_in_flight(db):
+    await db.things.insert_many([{"_id": n} for n in range(25)])
+    reader = BatchedReader(db.things, max_batch=10, concurrency=1)
+    found = await asyncio.gather(*(reader.get(n) for n in range(25)))
+    assert found == [{"_id": n} for n in range(25)]
+    assert reader.queries == 3  # 10 + 10 + 5, one after the other
+
+
+@pytest.mark.gen_test
+async def test_reader_gives_a_database_error_to_every_reader_of_the_batch(db):
+    reader = BatchedReader(db.things)
+    unencodable = object()  # the query cannot be sent: the batch fails as a whole
+    results = await asyncio.gather(reader.get(unencodable), reader.get(2), return_exceptions=True)
+    assert [type(r).__name__ for r in results] == ["InvalidDocument", "InvalidDocument"]
+    assert await reader.get(2) is None  # the reader still works

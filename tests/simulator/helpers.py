@@ -43,7 +43,7 @@ async def started(sim: ChargePointSimulator, ready: bool = True) -> AsyncIterato
     sim.start()
     try:
         if ready:
-            assert await wait_for(lambda: sim.state.status in ("ready", "error"), 5)
+            assert await wait_for(lambda: sim.state.status in ("ready", "error"), 20)
             assert sim.state.status == "ready", sim.state.last_error
         yield sim
     finally:

@@ -273,20 +273,26 @@ async def _abandoned_handshake(port: int, charger: str) -> None:
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_second_connection_given_up_while_registering_leaves_the_first_online(
-    ws_url, http_port, services, registry, db
+    ws_url, http_port, services, registry, db, app
 ):
     events = services.bus.subscribe()
+    cap = app.settings["gate"].cap
     async with raw_charger(ws_url("/ocpp/TWICE/")) as cp:
         boot = {"chargePointVendor": "V", "chargePointModel": "M"}
         assert (await cp.call("b", "BootNotification", boot))[0] == 3
         live_at = (await db.chargers.find_one({"_id": "TWICE"}))["connected_at"]
         for _ in range(5):
             await _abandoned_handshake(http_port, "TWICE")
-        # Each given-up connection was registered (its "connected" event is published
-        # after its write); then only their hand-backs are left to land.
+        # Each given-up connection is either skipped before any database work (its socket
+        # was seen closed when its turn came) or registered and then handed back: the
+        # server is done with them all once only the live one holds a slot.
+        async with asyncio.timeout(10):
+            while len(cap) > 1:  # noqa: ASYNC110 (released by the server)
+                await asyncio.sleep(0.02)
         connected = 0
-        while connected < 6:
-            connected += (await events.get())["type"] == "connected"
+        while not events.empty():
+            connected += events.get_nowait()["type"] == "connected"
+        assert 1 <= connected <= 6
 
         async def state():
             doc = await db.chargers.find_one({"_id": "TWICE"})
