@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from csms.services import Services
 
 log = logging.getLogger("csms.alerts")
+# Boot times kept on a charger document for the reboot-loop rule (its window bounds them).
+MAX_RECENT_BOOTS = 100
 LOAD_WAIT = 5.0  # seconds an alert decision waits for the open alerts to be loaded
 
 
@@ -154,24 +156,29 @@ class AlertService:
 
     # --- hooks of the message handlers ------------------------------------
 
-    async def on_boot(self, ctx: CallContext, previous: datetime | None) -> None:
+    def recent_boots(self, earlier: list[datetime], now: datetime) -> list[datetime]:
+        """The boots inside the reboot-loop window once one at ``now`` is added to
+        ``earlier`` (kept on the charger document, at most ``MAX_RECENT_BOOTS``)."""
+        since = now - timedelta(minutes=self.rules["reboot_loop"]["window_minutes"])
+        kept = [ts for ts in earlier if isinstance(ts, datetime) and ts.tzinfo and ts >= since]
+        return [*kept[-(MAX_RECENT_BOOTS - 1) :], now]
+
+    async def on_boot(self, ctx: CallContext, recent: list[datetime]) -> None:
         """BootNotification: note it; more than ``boots`` in the window is a reboot loop.
-        ``previous``: the charger's boot before this one (None: none known). A failure
-        here is logged: alerts never change what the charger is answered."""
+        ``recent``: the charger's boots in the window, this one included
+        (``recent_boots``). A failure here is logged: alerts never change what the charger
+        is answered."""
         try:
-            await self._on_boot(ctx, previous)
+            await self._on_boot(ctx, recent)
         except Exception:
             log.exception("%s: alert rules of BootNotification failed", ctx.charger_id)
 
-    async def _on_boot(self, ctx: CallContext, previous: datetime | None) -> None:
+    async def _on_boot(self, ctx: CallContext, recent: list[datetime]) -> None:
         self.boots.record(ctx.charger_id, ctx.now)
         params = self.rules["reboot_loop"]
         if not params["enabled"]:
             return
-        since = ctx.now - timedelta(minutes=params["window_minutes"])
-        if previous is None or previous < since:
-            return  # the only boot in the window: nothing to count (a restart's storm)
-        count = await self.boots.count_since(ctx.charger_id, since)
+        count = len(recent)
         if count > params["boots"]:
             detail = {"boots": count, "window_minutes": params["window_minutes"]}
             await self.raise_alert("reboot_loop", ctx.charger_id, detail, ctx.now)

@@ -23,8 +23,9 @@ class ConnectionState:
     # transaction id -> its start time when the sender owns it, None when it does not
     transactions_seen: dict[int, datetime | None] = field(default_factory=dict)
     name: str | None = None  # the charger's name when the connection opened
-    # The charger's last accepted boot (from its document at connection, then ours).
-    last_boot: datetime | None = None
+    # The charger's boots in the reboot-loop window (its document's ``recent_boots`` at
+    # connection, then ours).
+    recent_boots: list[datetime] = field(default_factory=list)
     # transaction id -> whether its connector is idle now (csms.billing), once known
     idle: dict[int, bool] = field(default_factory=dict)
 

@@ -26,10 +26,13 @@ async def boot_notification(ctx: CallContext, payload: dict[str, Any]) -> dict[s
     """Accept the charger, store its boot information, give the heartbeat interval."""
     boot = {key: payload.get(name) for name, key in _BOOT_FIELDS.items()}
     boot["ts"] = ctx.now
-    await ctx.services.chargers.record_boot(ctx.charger_id, boot, ctx.now, ctx.state.name)
+    alerts = ctx.services.alerts
+    recent = ctx.state.recent_boots = alerts.recent_boots(ctx.state.recent_boots, ctx.now)
+    await ctx.services.chargers.record_boot(
+        ctx.charger_id, boot, ctx.now, ctx.state.name, recent_boots=recent
+    )
     ctx.state.booted = True
-    previous, ctx.state.last_boot = ctx.state.last_boot, ctx.now
-    await ctx.services.alerts.on_boot(ctx, previous)
+    await alerts.on_boot(ctx, recent)
     ctx.services.bus.publish("boot", ctx.charger_id, vendor=boot["vendor"], model=boot["model"])
     ctx.services.load_event(ctx.charger_id, "boot")
     return {

@@ -66,8 +66,7 @@ class ChargerSession:
         )
         self.state.known = bool(doc.get("boot"))
         self.state.name = doc.get("name")
-        boot = doc.get("boot")
-        self.state.last_boot = boot.get("ts") if isinstance(boot, dict) else None
+        self.state.recent_boots = list(doc.get("recent_boots") or [])
         for key, connector in (doc.get("connectors") or {}).items():
             if str(key).isdigit() and isinstance(connector, dict) and connector.get("status"):
                 self.state.statuses[int(key)] = connector["status"]

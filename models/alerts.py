@@ -244,11 +244,12 @@ class DeliveryRepo:
 
 
 class BootLog:
-    """When each charger booted (for the reboot-loop rule); expired after two days.
+    """When each charger booted (the boot history); expired after two days.
 
     Boots are written in batches (``writer``): a reconnect storm of thousands of
-    chargers is one insert per batch, not one each. ``count_since`` writes what is
-    buffered first, so a count is exact."""
+    chargers is one insert per batch, not one each. The reboot-loop rule counts the
+    boots kept on the charger document instead (``recent_boots``), which admission has
+    read anyway: no query per boot; the sweep closing an alert counts here."""
 
     def __init__(self, db: AsyncDatabase, writer: BatchInserter | None = None):
         self._coll = db.charger_boots
@@ -259,6 +260,7 @@ class BootLog:
         self.writer.add({"charger": charger, "ts": ts})
 
     async def count_since(self, charger: str, since: datetime) -> int:
-        """Boots of a charger since ``since``, the buffered ones included."""
+        """Boots of a charger since ``since``, the buffered ones included (the sweep that
+        closes a reboot-loop alert asks, once per open alert)."""
         await self.writer.flush()
         return await self._coll.count_documents({"charger": charger, "ts": {"$gte": since}})

@@ -219,21 +219,23 @@ class ChargerRepo:
         )
 
     async def record_boot(
-        self, charger_id: str, boot: dict[str, Any], now: datetime, name: str | None = None
-    ) -> None:
+        self, charger_id: str, boot: dict[str, Any], now: datetime, name: str | None = None,
+        recent_boots: list[datetime] | None = None,
+    ) -> None:  # fmt: skip
         """Store the boot information of an accepted BootNotification (written at once),
-        with the search terms it brings. ``name`` is the charger's name when the caller
-        knows it (read here otherwise). One plain update: on the embedded database a
-        find-and-modify costs several times as much, and a storm of boots pays it."""
+        with the search terms it brings and the charger's ``recent_boots`` (the reboot-loop
+        rule's). ``name`` is the charger's name when the caller knows it (read here
+        otherwise). One plain update: on the embedded database a find-and-modify costs
+        several times as much, and a storm of boots pays it."""
         if name is None:
             doc = await self._coll.find_one({"_id": charger_id}, {"name": 1})
             name = None if doc is None else doc.get("name")
         terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
         self._dirty.add(charger_id)
-        await self._coll.update_one(
-            {"_id": charger_id},
-            {"$set": {"boot": boot, "last_seen": now, "updated": now, "search": terms}},
-        )
+        changes = {"boot": boot, "last_seen": now, "updated": now, "search": terms}
+        if recent_boots is not None:
+            changes["recent_boots"] = recent_boots
+        await self._coll.update_one({"_id": charger_id}, {"$set": changes})
 
     async def _refresh_search(self, doc: dict[str, Any] | None) -> None:
         """Store the search terms of ``doc`` when they changed (boot info or name)."""

@@ -444,6 +444,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )  # fmt: skip
     storm.add_args(parser)
     parser.add_argument(
+        "--db-ops", type=int, default=0, metavar="N",
+        help="time N of each database operation the server sends, single and batched (db_ops.py)",
+    )  # fmt: skip
+    parser.add_argument(
         "--instances", type=int, default=0, help="N instances on one database (instances.py)"
     )
     args = parser.parse_args(argv)
@@ -459,6 +463,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.storm:
             return storm.main(args, ServerProcess, plan_cpus(args.server_cpu))
+        if args.db_ops:
+            from bench import db_ops  # imported here: it loads the server's models
+
+            return db_ops.main(args)
         report = run(args)
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)

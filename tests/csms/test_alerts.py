@@ -255,3 +255,21 @@ async def test_a_certificate_near_its_end_alerts_until_a_new_one_replaces_it(ser
     await services.alerts.sweep(now + timedelta(days=2))
     opened = {a["charger"]: a["open"] for a in await db.alerts.find(expiring).to_list()}
     assert opened == {"CERT-1": False, "CERT-2": True}
+
+
+@pytest.mark.gen_test
+async def test_reboot_loop_counts_boots_across_connections_from_the_charger_document(
+    charger, services, db
+):
+    await services.alerts.set_rule("reboot_loop", {"boots": 1, "window_minutes": 60})
+    async with charger():  # the first boot
+        pass
+    doc = await db.chargers.find_one({"_id": "CP1"})
+    assert len(doc["recent_boots"]) == 1 and doc["recent_boots"][0] == doc["boot"]["ts"]
+    assert await alerts_of(db, "reboot_loop") == []
+    async with charger():  # a new connection reads the first boot from the document
+        [alert] = await alerts_of(db, "reboot_loop")
+        assert alert["detail"] == {"boots": 2, "window_minutes": 60}
+    assert len((await db.chargers.find_one({"_id": "CP1"}))["recent_boots"]) == 2
+    await services.flush()
+    assert await db.charger_boots.count_documents({"charger": "CP1"}) == 2  # the history

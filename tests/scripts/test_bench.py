@@ -140,3 +140,26 @@ def test_pages_run_reports_the_page_figures():
     for name in ("dashboard", "list", "search", "markers"):
         assert pages[name]["median_ms"] > 0 and pages[name]["bytes"] > 0
     assert pages["stream"]["snapshot_bytes"] > 0 and pages["stream"]["bytes_per_s"] >= 0
+
+
+def test_db_ops_times_each_operation_single_and_batched():
+    done = run_script("scripts/bench.py", "--db-ops", "100", "--json", timeout=240)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["database"] == "embedded"
+    names = [row["operation"] for row in report["rows"]]
+    assert names == [
+        "charger insert_one", "charger find_one", "charger find $in 100",
+        "charger update_one $set", "charger bulk_write 100 UpdateOne",
+        "measurement insert_one", "measurement insert_many 100",
+        "message exchange insert_one", "message exchange insert_many 100",
+    ]  # fmt: skip
+    for row in report["rows"]:
+        assert row["documents"] == 100
+        assert row["wall_ms_per_doc"] > 0 and row["db_cpu_ms_per_doc"] >= 0, row
+
+
+def test_db_ops_refuses_too_few_documents():
+    done = run_script("scripts/bench.py", "--db-ops", "10", timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --db-ops must be at least 100"
