@@ -139,8 +139,9 @@ class ChargePointHandler(AppDependencies, GateDependency, WebSocketHandler):
         self.finish(reason)
 
     async def prepare(self) -> None:
-        """Admission before the upgrade: id (400), Origin (403), capacity (503), then
-        the per-IP failure limit and the charger's security profile (429/404/403/401)."""
+        """Admission before the upgrade: id (400), Origin (403), capacity (503), a place
+        among the handshakes in progress (waited for in order), then the per-IP failure
+        limit and the charger's security profile (429/404/403/401)."""
         charger_id, problem = charger_id_from_path(self.request.path)
         if charger_id is None:
             self.refuse(400, problem)
