@@ -256,9 +256,11 @@ class ChargePointSimulator:
         if not await self._boot(conn):
             return
         await charging.send_unsent(cp, conn)
-        self.state.status = st.READY
         for connector in range(self.config.connectors + 1):
             await cp.send_status(conn, connector, cp.connectors.idle_status(connector))
+        # Ready once booted and announced: a remote start answered now sends its
+        # Preparing after every connector's first status, never between them.
+        self.state.status = st.READY
         conn.spawn(self._heartbeats(conn))
         if self.config.auto_start:
             loops = [
