@@ -11,7 +11,10 @@ Reported: seconds until all N were booted (from the first connect; for the
 reconnect, from the moment the restarted server answered ``/healthz``), the
 server's restart time, the attempts refused (an HTTP status instead of the
 upgrade, a BootNotification not Accepted) and the attempts that failed
-(connection refused or reset while the server was down or busy).
+(connection refused or reset while the server was down or busy). For each storm
+also the CPU seconds the server, its database and the load generator (this
+process: N WebSocket clients) used in it, and per charger in milliseconds: where
+the storm's time goes, on which core.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from typing import Any
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from bench.load import Charger
-from bench.proc import pin_self, start_time
+from bench.proc import cpu_seconds, pin_self, start_time, tree_cpu_seconds
 from bench.stats import Stats
 
 BOOT = {"chargePointVendor": "Bench", "chargePointModel": "B1"}
@@ -102,6 +105,24 @@ async def storm(chargers: list[Charger], retry: float, limit: float) -> dict[str
     }
 
 
+def cpu_now(server: Any) -> dict[str, float]:
+    """CPU seconds used so far by the server, its database (the children it had when it
+    answered) and this process (the load generator)."""
+    db = [pid for pid, started in server.children if start_time(pid) == started]
+    return {
+        "server": cpu_seconds(server.pid) or 0.0,
+        "db": tree_cpu_seconds(db),
+        "load": cpu_seconds(os.getpid()) or 0.0,
+    }
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, Any]:
+    """CPU seconds of each process between two ``cpu_now`` readings, and ms per charger."""
+    used = {name: round(after[name] - before[name], 2) for name in after}
+    per = {name: round(seconds * 1000 / n, 2) for name, seconds in used.items()}
+    return {"cpu_s": used, "cpu_ms_per_charger": per}
+
+
 async def dropped(chargers: list[Charger]) -> None:
     """Wait until every charger saw its connection close."""
     await asyncio.gather(*(c.ws.wait_closed() for c in chargers if c.ws is not None))
@@ -127,7 +148,9 @@ async def run_async(args: argparse.Namespace, server: Any, cpu: int | None) -> d
     stats = Stats()
     chargers = [Charger(i, url, stats, args.call_timeout, 1, "idle") for i in range(args.storm)]
     limit = args.call_timeout + args.storm / 20 + 60
+    before = cpu_now(server)
     registered = await storm(chargers, args.storm_retry, limit)
+    registered |= cpu_used(before, cpu_now(server), args.storm)
     kill(server)
     await dropped(chargers)
     loop = asyncio.get_running_loop()
@@ -136,7 +159,9 @@ async def run_async(args: argparse.Namespace, server: Any, cpu: int | None) -> d
     reconnect = asyncio.ensure_future(storm(chargers, args.storm_retry, limit))
     await loop.run_in_executor(None, server.start)
     ready = loop.time()
+    before = cpu_now(server)  # the restarted server's start-up is not the storm's
     reconnected = await reconnect
+    reconnected |= cpu_used(before, cpu_now(server), args.storm)
     if reconnected["all_booted_s"] is not None:
         since_ready = reconnected["all_booted_s"] - (ready - restart_began)
         reconnected["all_booted_after_ready_s"] = round(max(0.0, since_ready), 2)
@@ -175,8 +200,15 @@ def format_storm(report: dict[str, Any]) -> str:
         f"booted again {again['all_booted_s']} s after the restart began, "
         f"{again.get('all_booted_after_ready_s')} s after it answered "
         f"(refused {again['refused']}, failed attempts {again['failed_attempts']})",
+        "CPU per charger, registering: " + _cpu_line(reg),
+        "CPU per charger, reconnecting after the restart: " + _cpu_line(again),
         "PASS" if report["passed"] else "FAIL: " + "; ".join(reg["examples"] + again["examples"]),
     ])  # fmt: skip
+
+
+def _cpu_line(storm: dict[str, Any]) -> str:
+    per, used = storm["cpu_ms_per_charger"], storm["cpu_s"]
+    return ", ".join(f"{name} {per[name]} ms ({used[name]} s)" for name in per)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,12 @@ def test_storm_registers_then_reconnects_every_charger_after_a_sigkill():
     for name in ("register", "reconnect"):
         assert report[name]["booted"] == 20 and report[name]["refused"] == 0
         assert report[name]["all_booted_s"] > 0
+        # The server and its database worked in each storm (the load generator's 20
+        # clients may stay under one clock tick); per charger = seconds / 20.
+        cpu, per = report[name]["cpu_s"], report[name]["cpu_ms_per_charger"]
+        assert set(cpu) == set(per) == {"server", "db", "load"}
+        assert cpu["server"] > 0 and cpu["db"] > 0 and cpu["load"] >= 0
+        assert all(per[p] == round(cpu[p] * 1000 / 20, 2) for p in cpu)
     assert report["restart_s"] > 0
     assert (
         0 <= report["reconnect"]["all_booted_after_ready_s"] <= report["reconnect"]["all_booted_s"]
