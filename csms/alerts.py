@@ -267,6 +267,7 @@ class Sweep:
         """Offline longer than ``minutes``; cleared after ``clear_minutes`` online (so a
         flapping connection keeps one alert open instead of opening many)."""
         cutoff = self.ago(minutes=params["minutes"])
+        await self.services.chargers.flush()  # a connection just queued counts
         for charger in await self.services.chargers.offline_since(cutoff):
             await self.alerts.raise_alert(
                 "charger_offline", charger["_id"], {"last_seen": charger.get("last_seen")},

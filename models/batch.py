@@ -198,6 +198,28 @@ class StateUpdater(_Flusher):
             current.update(fields)
         self._note_added(len(self._pending))
 
+    def take(self, doc_id: Any) -> dict[str, Any]:
+        """The fields queued for ``doc_id``, out of the queue: the caller writes them
+        with an update of its own (one write instead of two)."""
+        fields = self._pending.pop(doc_id, None) or {}
+        if not self._pending:
+            self._oldest = None
+        return fields
+
+    async def write_now(self, doc_id: Any) -> None:
+        """Write the fields queued for ``doc_id`` at once, after any flush under way: a
+        conditional update that must see them (or see them all) comes next."""
+        async with self._lock:
+            fields = self.take(doc_id)
+            if not fields:
+                return
+            try:
+                await self._coll.update_one({"_id": doc_id}, {"$set": fields})
+            except PyMongoError:
+                self.set(doc_id, {**fields, **self._pending.get(doc_id, {})})
+                raise
+            self.written += 1
+
     def _pending_count(self) -> int:
         return len(self._pending)
 

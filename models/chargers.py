@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from models.batch import BatchedReader, StateUpdater
 
@@ -168,13 +168,22 @@ class ChargerRepo:
     ) -> tuple[dict, bool]:  # fmt: skip
         """Record a connection; create the charger when unknown. Returns (doc, created).
 
-        ``known``: the charger's document as just read (admission): one plain update
-        then, not a find-and-modify (several times the cost on the embedded database, and
-        a reconnect storm of known chargers pays it for each). ``absent``: admission just
-        found no document: the charger is inserted straight away (a registration storm
-        pays one write each), and only when another connection created it meanwhile is
-        it read and updated."""
+        ``known``: the charger's document as just read (admission). With one instance the
+        connection is then queued with the charger's fast state (``state``, like its
+        connector statuses), not written at once: the BootNotification that follows
+        takes it into its own update, or the StatusNotifications' batched write carries
+        it (a reconnect storm of known chargers pays one charger update each for both,
+        not two). Nothing is acknowledged on it; the close writes it before its own
+        conditional update (``disconnected``). With several instances the lease in it
+        is written at once, by one plain update (not a find-and-modify, several times
+        the cost on the embedded database). ``absent``: admission just found no
+        document: the charger is inserted straight away (a registration storm pays one
+        write each), and only when another connection created it meanwhile is it read
+        and updated."""
         changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
+        if known is not None and self.lease is None:
+            self.state.set(charger_id, changes)
+            return known | changes, False
         if self.lease is not None:
             changes |= self.lease(now)
         if known is not None:
@@ -204,6 +213,7 @@ class ChargerRepo:
         changes = {"connected": False, "disconnected_at": now, "last_seen": now}
         if self.lease is not None:
             changes["holder"] = None
+        await self.state.write_now(charger_id)  # a queued connection record first
         await self._coll.update_one(
             {"_id": charger_id, "connected_at": connected_at}, {"$set": changes}
         )
@@ -213,6 +223,7 @@ class ChargerRepo:
         ``abandoned_at``) gives the record back to the connection still live (``live_at``),
         so that the charger shows connected and the live one's close marks it offline."""
         self._dirty.add(charger_id)
+        await self.state.write_now(charger_id)
         await self._coll.update_one(
             {"_id": charger_id, "connected_at": abandoned_at},
             {"$set": {"connected": True, "connected_at": live_at}},
@@ -225,17 +236,23 @@ class ChargerRepo:
         """Store the boot information of an accepted BootNotification (written at once),
         with the search terms it brings and the charger's ``recent_boots`` (the reboot-loop
         rule's). ``name`` is the charger's name when the caller knows it (read here
-        otherwise). One plain update: on the embedded database a find-and-modify costs
+        otherwise). One plain update, which also carries the charger's queued state (the
+        connection record above all): on the embedded database a find-and-modify costs
         several times as much, and a storm of boots pays it."""
         if name is None:
             doc = await self._coll.find_one({"_id": charger_id}, {"name": 1})
             name = None if doc is None else doc.get("name")
         terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
         self._dirty.add(charger_id)
-        changes = {"boot": boot, "last_seen": now, "updated": now, "search": terms}
+        queued = self.state.take(charger_id)
+        changes = queued | {"boot": boot, "last_seen": now, "updated": now, "search": terms}
         if recent_boots is not None:
             changes["recent_boots"] = recent_boots
-        await self._coll.update_one({"_id": charger_id}, {"$set": changes})
+        try:
+            await self._coll.update_one({"_id": charger_id}, {"$set": changes})
+        except PyMongoError:
+            self.state.set(charger_id, queued | self.state.take(charger_id))  # not lost
+            raise
 
     async def _refresh_search(self, doc: dict[str, Any] | None) -> None:
         """Store the search terms of ``doc`` when they changed (boot info or name)."""

@@ -33,6 +33,36 @@ async def test_updater_coalesces_per_document(db):
 
 
 @pytest.mark.gen_test
+async def test_updater_gives_one_documents_fields_away_or_writes_them_alone(db):
+    await db.chargers.insert_many([{"_id": "A"}, {"_id": "B"}])
+    updater = StateUpdater(db.chargers, interval=10)
+    updater.set("A", {"x": 1})
+    updater.set("B", {"x": 2})
+    assert updater.take("A") == {"x": 1}  # the caller's own update writes them
+    assert (updater.take("A"), updater.pending) == ({}, 1)
+    updater.set("A", {"y": 3})
+    await updater.write_now("A")
+    assert await db.chargers.find_one({"_id": "A"}) == {"_id": "A", "y": 3}
+    assert await db.chargers.find_one({"_id": "B"}) == {"_id": "B"}  # still queued
+    assert (updater.pending, updater.written) == (1, 1)
+    await updater.write_now("A")  # nothing queued: no write
+    assert updater.written == 1
+
+
+@pytest.mark.gen_test
+async def test_write_now_waits_for_a_flush_under_way(db):
+    await db.chargers.insert_one({"_id": "A"})
+    updater = StateUpdater(db.chargers, interval=10)
+    updater.set("A", {"x": 1})
+    flushing = asyncio.ensure_future(updater.flush())
+    await asyncio.sleep(0)  # the flush has taken the queue and is writing
+    assert updater.pending == 0
+    await updater.write_now("A")
+    assert flushing.done()  # it waited for that write, so what follows sees it
+    assert await db.chargers.find_one({"_id": "A"}) == {"_id": "A", "x": 1}
+
+
+@pytest.mark.gen_test
 async def test_stop_flushes_what_is_left(db):
     writer = BatchInserter(db.things, interval=60)
     writer.start()

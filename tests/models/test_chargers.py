@@ -102,6 +102,53 @@ async def test_disconnected_only_closes_the_connection_it_belongs_to(db):
 
 
 @pytest.mark.gen_test
+async def test_a_known_chargers_connection_is_queued_and_written_with_its_boot(db):
+    repo = make_repo(db)
+    known, _ = await repo.connect("CP1", "/CP1", NOW)
+    await repo.disconnected("CP1", NOW, connected_at=NOW)
+    known = await db.chargers.find_one({"_id": "CP1"})
+    doc, created = await repo.connect("CP1", "/again/CP1", LATER, known)
+    changes = {"last_path": "/again/CP1", "last_seen": LATER, "connected": True,
+               "connected_at": LATER}  # fmt: skip
+    assert (created, doc) == (False, known | changes)
+    # Queued with the fast state, not written yet ...
+    assert (await db.chargers.find_one({"_id": "CP1"}))["connected"] is False
+    assert repo.state.pending == 1
+    # ... the boot's one update carries it, and nothing is left queued.
+    boot = {"vendor": "Acme", "model": "Wallbox", "serial": None}
+    booted = LATER + timedelta(seconds=1)
+    await repo.record_boot("CP1", boot, booted, "CP1")
+    stored = await db.chargers.find_one({"_id": "CP1"})
+    assert (stored["connected"], stored["connected_at"], stored["last_path"]) == (
+        True, LATER, "/again/CP1",
+    )  # fmt: skip
+    assert (stored["boot"], stored["last_seen"]) == (boot, booted)
+    assert repo.state.pending == 0
+
+
+@pytest.mark.gen_test
+async def test_a_close_writes_the_queued_connection_before_marking_offline(db):
+    repo = make_repo(db)
+    known, _ = await repo.connect("CP1", "/CP1", NOW)
+    await repo.connect("CP1", "/CP1", LATER, known)  # queued: the database still has NOW
+    repo.set_connector("CP1", 1, {"status": "Available"}, ["Available"])
+    gone = LATER + timedelta(seconds=5)
+    await repo.disconnected("CP1", gone, connected_at=LATER)
+    stored = await db.chargers.find_one({"_id": "CP1"})
+    assert (stored["connected"], stored["connected_at"], stored["disconnected_at"]) == (
+        False, LATER, gone,
+    )  # fmt: skip
+    assert stored["connectors"]["1"] == {"status": "Available"}
+    assert repo.state.pending == 0
+    # An old socket's close does not mark offline a charger whose newer connection is
+    # still queued: that one is written first, and the close's condition fails.
+    await repo.connect("CP1", "/CP1", gone, stored)
+    await repo.disconnected("CP1", gone + timedelta(seconds=1), connected_at=LATER)
+    stored = await db.chargers.find_one({"_id": "CP1"})
+    assert (stored["connected"], stored["connected_at"]) == (True, gone)
+
+
+@pytest.mark.gen_test
 async def test_record_boot_stores_it_and_refreshes_search_terms(db):
     repo = make_repo(db)
     await repo.connect("CP1", "/CP1", NOW)
