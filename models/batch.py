@@ -175,11 +175,26 @@ class BatchInserter(_Flusher):
         return written
 
 
+def upsert_args(
+    doc_id: Any, fields: dict[str, Any], defaults: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    """The (filter, update, upsert) of ``$set: fields`` on ``doc_id``; with ``defaults``
+    (a document that may not exist yet) an upsert that inserts them too, except where
+    ``fields`` set the same field or a field inside it (``connectors.1``)."""
+    if defaults is None:
+        return {"_id": doc_id}, {"$set": fields}, False
+    taken = {"_id"} | {name.split(".", 1)[0] for name in fields}
+    on_insert = {key: value for key, value in defaults.items() if key not in taken}
+    return {"_id": doc_id}, {"$set": fields, "$setOnInsert": on_insert}, True
+
+
 class StateUpdater(_Flusher):
     """Coalesces ``$set`` updates per document id and writes them with ``bulk_write``.
 
     Only the latest value of each field matters (last heartbeat, last meter
-    values, connector status), so many updates of one charger become one.
+    values, connector status), so many updates of one charger become one. A
+    document may also be queued before it exists (``create``): its write is then an
+    upsert, so whatever else created it meanwhile keeps its own fields.
     """
 
     def __init__(
@@ -188,6 +203,8 @@ class StateUpdater(_Flusher):
         super().__init__(f"update:{collection.name}", interval, max_batch)
         self._coll = collection
         self._pending: dict[Any, dict[str, Any]] = {}
+        # doc id -> the fields it gets when the write inserts it (``create``)
+        self._new: dict[Any, dict[str, Any]] = {}
 
     def set(self, doc_id: Any, fields: dict[str, Any]) -> None:
         """Queue ``$set: fields`` on document ``doc_id``."""
@@ -198,25 +215,45 @@ class StateUpdater(_Flusher):
             current.update(fields)
         self._note_added(len(self._pending))
 
-    def take(self, doc_id: Any) -> dict[str, Any]:
-        """The fields queued for ``doc_id``, out of the queue: the caller writes them
-        with an update of its own (one write instead of two)."""
+    def create(self, doc_id: Any, defaults: dict[str, Any], fields: dict[str, Any]) -> None:
+        """Queue a document that may not exist yet: the write sets ``fields`` and, when
+        it inserts the document, ``defaults`` too (the first ones queued count)."""
+        self._new.setdefault(doc_id, dict(defaults))
+        self.set(doc_id, fields)
+
+    def is_new(self, doc_id: Any) -> bool:
+        """Whether ``doc_id`` was queued by ``create`` and is not written yet."""
+        return doc_id in self._new
+
+    def take(self, doc_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """The fields queued for ``doc_id`` and its ``create`` defaults (None when it was
+        not created here), out of the queue: the caller writes them with an update of
+        its own (``upsert_args``: one write instead of two)."""
         fields = self._pending.pop(doc_id, None) or {}
+        defaults = self._new.pop(doc_id, None)
         if not self._pending:
             self._oldest = None
-        return fields
+        return fields, defaults
+
+    def put_back(
+        self, doc_id: Any, fields: dict[str, Any], defaults: dict[str, Any] | None
+    ) -> None:
+        """Queue again what ``take`` gave and could not be written (newer values win)."""
+        if defaults is not None:
+            self._new.setdefault(doc_id, defaults)
+        self.set(doc_id, {**fields, **self._pending.get(doc_id, {})})
 
     async def write_now(self, doc_id: Any) -> None:
-        """Write the fields queued for ``doc_id`` at once, after any flush under way: a
-        conditional update that must see them (or see them all) comes next."""
+        """Write what is queued for ``doc_id`` at once, after any flush under way: a
+        conditional update or a read that must see it comes next."""
         async with self._lock:
-            fields = self.take(doc_id)
-            if not fields:
+            fields, defaults = self.take(doc_id)
+            if not fields and defaults is None:
                 return
             try:
-                await self._coll.update_one({"_id": doc_id}, {"$set": fields})
+                await self._coll.update_one(*upsert_args(doc_id, fields, defaults))
             except PyMongoError:
-                self.set(doc_id, {**fields, **self._pending.get(doc_id, {})})
+                self.put_back(doc_id, fields, defaults)
                 raise
             self.written += 1
 
@@ -225,12 +262,14 @@ class StateUpdater(_Flusher):
 
     async def _write(self) -> int:
         pending, self._pending = self._pending, {}
-        ops = [UpdateOne({"_id": key}, {"$set": fields}) for key, fields in pending.items()]
+        new, self._new = self._new, {}
+        ops = [UpdateOne(*upsert_args(key, fields, new.get(key)))
+               for key, fields in pending.items()]  # fmt: skip
         try:
             await self._coll.bulk_write(ops, ordered=False)
         except PyMongoError:
             for key, fields in pending.items():  # newer values queued meanwhile win
-                self._pending[key] = {**fields, **self._pending.get(key, {})}
+                self.put_back(key, fields, new.get(key))
             raise
         return len(ops)
 

@@ -11,7 +11,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from models.batch import BatchedReader, StateUpdater
+from models.batch import BatchedReader, StateUpdater, upsert_args
 
 ONLINE = "online"
 OFFLINE = "offline"
@@ -130,8 +130,10 @@ class ChargerRepo:
         self.lease: Callable[[datetime], dict[str, Any]] | None = None
 
     def take_dirty(self) -> set[str]:
-        """The ids of chargers changed by the rare writes since the last call."""
-        dirty, self._dirty = self._dirty, set()
+        """The ids of chargers changed by the rare writes since the last call (a new
+        charger not written yet stays for the next call)."""
+        dirty = {cid for cid in self._dirty if not self.state.is_new(cid)}
+        self._dirty -= dirty
         return dirty
 
     async def every(self, fields: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -145,7 +147,10 @@ class ChargerRepo:
             await self.observed.flush()
 
     async def get(self, charger_id: str) -> dict[str, Any] | None:
-        """The charger document, or None (concurrent reads share one query)."""
+        """The charger document, or None (concurrent reads share one query). A new
+        charger whose document is still queued is written first."""
+        if self.state.is_new(charger_id):
+            await self.state.write_now(charger_id)
         return await self._reader.get(charger_id)
 
     async def get_many(
@@ -177,13 +182,25 @@ class ChargerRepo:
         conditional update (``disconnected``). With several instances the lease in it
         is written at once, by one plain update (not a find-and-modify, several times
         the cost on the embedded database). ``absent``: admission just found no
-        document: the charger is inserted straight away (a registration storm pays one
-        write each), and only when another connection created it meanwhile is it read
+        document: with one instance the new charger is queued with the fast state too
+        (``StateUpdater.create``), and its BootNotification inserts it with the boot
+        information, one upsert (a registration storm pays one write each); readers of
+        the one charger (``get``) write it first. With several instances it is inserted
+        straight away, and only when another connection created it meanwhile is it read
         and updated."""
         changes = {"last_path": path, "last_seen": now, "connected": True, "connected_at": now}
-        if known is not None and self.lease is None:
-            self.state.set(charger_id, changes)
-            return known | changes, False
+        if self.lease is None:
+            if known is not None:
+                self.state.set(charger_id, changes)
+                return known | changes, False
+            if absent:
+                created = not self.state.is_new(charger_id)  # else a second connection
+                doc = new_charger(
+                    charger_id, now, self.require_rfid_default, self.default_security_profile
+                )
+                self.state.create(charger_id, doc, changes)
+                self._dirty.add(charger_id)
+                return doc | changes, created
         if self.lease is not None:
             changes |= self.lease(now)
         if known is not None:
@@ -244,14 +261,14 @@ class ChargerRepo:
             name = None if doc is None else doc.get("name")
         terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
         self._dirty.add(charger_id)
-        queued = self.state.take(charger_id)
+        queued, defaults = self.state.take(charger_id)
         changes = queued | {"boot": boot, "last_seen": now, "updated": now, "search": terms}
         if recent_boots is not None:
             changes["recent_boots"] = recent_boots
         try:
-            await self._coll.update_one({"_id": charger_id}, {"$set": changes})
+            await self._coll.update_one(*upsert_args(charger_id, changes, defaults))
         except PyMongoError:
-            self.state.set(charger_id, queued | self.state.take(charger_id))  # not lost
+            self.state.put_back(charger_id, queued, defaults)  # not lost
             raise
 
     async def _refresh_search(self, doc: dict[str, Any] | None) -> None:
@@ -260,8 +277,10 @@ class ChargerRepo:
             await self._coll.update_one({"_id": doc["_id"]}, {"$set": {"search": terms}})
 
     def touch(self, charger_id: str, fields: dict[str, Any]) -> None:
-        """Queue frequent fields (last_heartbeat, last_seen, last_meter_values ...)."""
-        self.observed.set(charger_id, fields)
+        """Queue frequent fields (last_heartbeat, last_seen, last_meter_values ...); those
+        of a new charger not written yet go with its document."""
+        updater = self.state if self.state.is_new(charger_id) else self.observed
+        updater.set(charger_id, fields)
 
     def set_connector(
         self, charger_id: str, connector: int, status: dict[str, Any], statuses: list[str]
@@ -273,6 +292,8 @@ class ChargerRepo:
     async def update(self, charger_id: str, fields: dict[str, Any]) -> bool:
         """Change fields at once; False when the charger does not exist."""
         self._dirty.add(charger_id)
+        if self.state.is_new(charger_id):
+            await self.state.write_now(charger_id)
         if "name" not in fields:
             result = await self._coll.update_one({"_id": charger_id}, {"$set": fields})
             return result.matched_count == 1
@@ -315,6 +336,8 @@ class ChargerRepo:
         """Delete a charger and everything recorded for it; return the counts per collection."""
         db = self._coll.database
         self._dirty.add(charger_id)
+        self.state.take(charger_id)  # a queued write would bring it back
+        self.observed.take(charger_id)
         counts = {"chargers": (await self._coll.delete_one({"_id": charger_id})).deleted_count}
         for name in ("transactions", "messages", "commands", "anomalies", "security_events",
                      "reservations", "charging_profiles", "certificates"):  # fmt: skip

@@ -115,6 +115,14 @@ def measure_all(uri: str, n: int, db_pid: int | None) -> list[dict[str, Any]]:
 
         steps = [
             ("charger insert_one", each(chargers.insert_one, docs["chargers"])),
+            # A new charger and its boot in one write (an upsert: inserted unless it
+            # exists by then), as a registration's BootNotification writes it.
+            ("charger update_one upsert (new)", each(lambda doc: chargers.update_one(
+                {"_id": f"N{doc['_id']}"},
+                {"$set": {"connected": True, "boot": {"vendor": "V"}},
+                 "$setOnInsert": {k: v for k, v in doc.items()
+                                  if k not in ("_id", "connected", "boot")}},
+                upsert=True), more["chargers"])),
             ("charger find_one", each(lambda i: chargers.find_one({"_id": i}), ids)),
             (f"charger find $in {BATCH}",
              each(lambda chunk: list(chargers.find({"_id": {"$in": chunk}})), batches(ids))),

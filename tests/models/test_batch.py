@@ -38,8 +38,8 @@ async def test_updater_gives_one_documents_fields_away_or_writes_them_alone(db):
     updater = StateUpdater(db.chargers, interval=10)
     updater.set("A", {"x": 1})
     updater.set("B", {"x": 2})
-    assert updater.take("A") == {"x": 1}  # the caller's own update writes them
-    assert (updater.take("A"), updater.pending) == ({}, 1)
+    assert updater.take("A") == ({"x": 1}, None)  # the caller's own update writes them
+    assert (updater.take("A"), updater.pending) == (({}, None), 1)
     updater.set("A", {"y": 3})
     await updater.write_now("A")
     assert await db.chargers.find_one({"_id": "A"}) == {"_id": "A", "y": 3}
@@ -47,6 +47,48 @@ async def test_updater_gives_one_documents_fields_away_or_writes_them_alone(db):
     assert (updater.pending, updater.written) == (1, 1)
     await updater.write_now("A")  # nothing queued: no write
     assert updater.written == 1
+
+
+@pytest.mark.gen_test
+async def test_a_created_document_is_upserted_and_keeps_what_exists(db):
+    await db.chargers.insert_one({"_id": "B", "name": "set by hand", "connectors": {}})
+    updater = StateUpdater(db.chargers, interval=10)
+    defaults = {"_id": "x", "name": "default", "connectors": {}, "connected": False}
+    updater.create("A", defaults, {"connected": True})
+    updater.create("B", defaults, {"connected": True, "connectors.1": "Available"})
+    updater.set("A", {"connectors.1": "Charging"})  # no conflict with the default
+    assert updater.is_new("A") and updater.is_new("B")
+    await updater.flush()
+    assert await db.chargers.find_one({"_id": "A"}) == {
+        "_id": "A", "name": "default", "connected": True, "connectors": {"1": "Charging"},
+    }  # fmt: skip
+    # B existed by then: only the queued fields are set, its own stay.
+    assert await db.chargers.find_one({"_id": "B"}) == {
+        "_id": "B", "name": "set by hand", "connectors": {"1": "Available"}, "connected": True,
+    }  # fmt: skip
+    assert not updater.is_new("A") and updater.pending == 0
+    updater.create("C", defaults, {"connected": True})
+    assert updater.take("C") == ({"connected": True}, defaults)
+    assert not updater.is_new("C")
+    updater.put_back("C", {"connected": True}, defaults)
+    await updater.write_now("C")
+    assert (await db.chargers.find_one({"_id": "C"}))["name"] == "default"
+
+
+@pytest.mark.gen_test
+async def test_a_failed_write_keeps_the_created_document_queued(db):
+    await db.chargers.insert_one({"_id": "A", "n": "text"})
+    updater = StateUpdater(db.chargers, interval=10)
+    updater.create("B", {"name": "default"}, {"connected": True})
+    updater.set("A", {"n.x": 1})  # cannot be applied to a string: the batch fails
+    await updater.flush()
+    assert updater.failures == 1
+    assert updater.is_new("B") and updater.pending == 2
+    updater.take("A")
+    await updater.flush()
+    assert await db.chargers.find_one({"_id": "B"}) == {
+        "_id": "B", "name": "default", "connected": True,
+    }  # fmt: skip
 
 
 @pytest.mark.gen_test

@@ -26,6 +26,12 @@ def make_repo(db, **kwargs) -> ChargerRepo:
     return ChargerRepo(db, StateUpdater(db.chargers, interval=60), **kwargs)
 
 
+def make_repo_with_observed(db) -> ChargerRepo:
+    """A repository whose slow ``observed`` updater is its own (as the server's is)."""
+    state, observed = (StateUpdater(db.chargers, interval=60) for _ in range(2))
+    return ChargerRepo(db, state, observed)
+
+
 def test_search_terms_are_whole_values_and_every_word_start_lower_cased():
     doc = {"_id": "DE-ACME-0001", "name": "Yard 3",
            "boot": {"vendor": "Acme", "model": "W.11", "serial": "  "}}  # fmt: skip
@@ -146,6 +152,59 @@ async def test_a_close_writes_the_queued_connection_before_marking_offline(db):
     await repo.disconnected("CP1", gone + timedelta(seconds=1), connected_at=LATER)
     stored = await db.chargers.find_one({"_id": "CP1"})
     assert (stored["connected"], stored["connected_at"]) == (True, gone)
+
+
+@pytest.mark.gen_test
+async def test_a_new_charger_is_written_with_its_boot_in_one_upsert(db):
+    repo = make_repo_with_observed(db)
+    doc, created = await repo.connect("NEW1", "/NEW1", NOW, absent=True)
+    assert created and doc["connected"] and doc["name"] == "NEW1"
+    assert await db.chargers.find_one({"_id": "NEW1"}) is None  # queued, not written
+    assert repo.take_dirty() == set()  # the fleet overview asks again once it is written
+    repo.set_connector("NEW1", 1, {"status": "Available"}, ["Available"])
+    repo.touch("NEW1", {"last_heartbeat": NOW})  # goes with the document, not 2 s later
+    boot = {"vendor": "Acme", "model": "Wallbox", "serial": None}
+    await repo.record_boot("NEW1", boot, LATER, "NEW1")
+    stored = await db.chargers.find_one({"_id": "NEW1"})
+    assert stored == new_charger("NEW1", NOW) | {
+        "last_path": "/NEW1", "connected": True, "connected_at": NOW, "last_seen": LATER,
+        "connectors": {"1": {"status": "Available"}}, "statuses": ["Available"],
+        "last_heartbeat": NOW, "boot": boot, "updated": LATER,
+        "search": search_terms({"_id": "NEW1", "name": "NEW1", "boot": boot}),
+    }  # fmt: skip
+    assert (repo.state.pending, repo.state.written) == (0, 0)  # the boot's own write
+    assert repo.take_dirty() == {"NEW1"}
+
+
+@pytest.mark.gen_test
+async def test_a_new_charger_is_written_before_it_is_read_changed_or_closed(db):
+    repo = make_repo(db)
+    await repo.connect("NEW1", "/NEW1", NOW, absent=True)
+    assert (await repo.get("NEW1"))["connected_at"] == NOW  # written by the read
+    await repo.connect("NEW2", "/NEW2", NOW, absent=True)
+    assert await repo.update("NEW2", {"site": "S1"})
+    assert (await db.chargers.find_one({"_id": "NEW2"}))["site"] == "S1"
+    await repo.connect("NEW3", "/NEW3", NOW, absent=True)
+    await repo.disconnected("NEW3", LATER, connected_at=NOW)
+    stored = await db.chargers.find_one({"_id": "NEW3"})
+    assert (stored["connected"], stored["disconnected_at"]) == (False, LATER)
+    # A second connection before the first was written is no second registration.
+    await repo.connect("NEW4", "/NEW4", NOW, absent=True)
+    doc, created = await repo.connect("NEW4", "/again/NEW4", LATER, absent=True)
+    assert (created, doc["connected_at"]) == (False, LATER)
+    await repo.flush()
+    stored = await db.chargers.find_one({"_id": "NEW4"})
+    assert (stored["last_path"], stored["created"]) == ("/again/NEW4", NOW)
+
+
+@pytest.mark.gen_test
+async def test_a_new_charger_deleted_before_it_was_written_stays_deleted(db):
+    repo = make_repo_with_observed(db)
+    await repo.connect("NEW1", "/NEW1", NOW, absent=True)
+    repo.touch("NEW1", {"last_heartbeat": NOW})
+    await repo.delete_with_data("NEW1")
+    await repo.flush()
+    assert await db.chargers.find_one({"_id": "NEW1"}) is None
 
 
 @pytest.mark.gen_test

@@ -155,7 +155,8 @@ def test_db_ops_times_each_operation_single_and_batched():
     assert report["database"] == "embedded"
     names = [row["operation"] for row in report["rows"]]
     assert names == [
-        "charger insert_one", "charger find_one", "charger find $in 100",
+        "charger insert_one", "charger update_one upsert (new)", "charger find_one",
+        "charger find $in 100",
         "charger update_one $set", "charger bulk_write 100 UpdateOne",
         "measurement insert_one", "measurement insert_many 100",
         "message exchange insert_one", "message exchange insert_many 100",
