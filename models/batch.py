@@ -205,6 +205,7 @@ class StateUpdater(_Flusher):
         self._pending: dict[Any, dict[str, Any]] = {}
         # doc id -> the fields it gets when the write inserts it (``create``)
         self._new: dict[Any, dict[str, Any]] = {}
+        self._writing: set[Any] = set()  # created ids a flush is writing right now
 
     def set(self, doc_id: Any, fields: dict[str, Any]) -> None:
         """Queue ``$set: fields`` on document ``doc_id``."""
@@ -223,7 +224,7 @@ class StateUpdater(_Flusher):
 
     def is_new(self, doc_id: Any) -> bool:
         """Whether ``doc_id`` was queued by ``create`` and is not written yet."""
-        return doc_id in self._new
+        return doc_id in self._new or doc_id in self._writing
 
     def take(self, doc_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The fields queued for ``doc_id`` and its ``create`` defaults (None when it was
@@ -234,6 +235,14 @@ class StateUpdater(_Flusher):
         if not self._pending:
             self._oldest = None
         return fields, defaults
+
+    async def claim(self, doc_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """``take``, after the flush that may be creating ``doc_id`` right now has ended:
+        an update that follows must find the document."""
+        if doc_id in self._writing:
+            async with self._lock:
+                pass
+        return self.take(doc_id)
 
     def put_back(
         self, doc_id: Any, fields: dict[str, Any], defaults: dict[str, Any] | None
@@ -265,12 +274,15 @@ class StateUpdater(_Flusher):
         new, self._new = self._new, {}
         ops = [UpdateOne(*upsert_args(key, fields, new.get(key)))
                for key, fields in pending.items()]  # fmt: skip
+        self._writing = set(new)
         try:
             await self._coll.bulk_write(ops, ordered=False)
         except PyMongoError:
             for key, fields in pending.items():  # newer values queued meanwhile win
                 self.put_back(key, fields, new.get(key))
             raise
+        finally:
+            self._writing = set()
         return len(ops)
 
 

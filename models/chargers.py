@@ -261,7 +261,7 @@ class ChargerRepo:
             name = None if doc is None else doc.get("name")
         terms = search_terms({"_id": charger_id, "name": name, "boot": boot})
         self._dirty.add(charger_id)
-        queued, defaults = self.state.take(charger_id)
+        queued, defaults = await self.state.claim(charger_id)
         changes = queued | {"boot": boot, "last_seen": now, "updated": now, "search": terms}
         if recent_boots is not None:
             changes["recent_boots"] = recent_boots

@@ -76,6 +76,21 @@ async def test_a_created_document_is_upserted_and_keeps_what_exists(db):
 
 
 @pytest.mark.gen_test
+async def test_a_created_document_being_written_is_claimed_after_the_write(db):
+    updater = StateUpdater(db.chargers, interval=10)
+    updater.create("A", {"name": "default"}, {"connected": True})
+    flushing = asyncio.ensure_future(updater.flush())
+    await asyncio.sleep(0)  # the flush has taken the queue and is writing
+    assert updater.pending == 0 and updater.is_new("A")  # not written yet
+    assert await updater.claim("A") == ({}, None)  # what record_boot does
+    assert flushing.done()  # an update that follows finds the document
+    assert await db.chargers.find_one({"_id": "A"}) == {
+        "_id": "A", "name": "default", "connected": True,
+    }  # fmt: skip
+    assert not updater.is_new("A")
+
+
+@pytest.mark.gen_test
 async def test_a_failed_write_keeps_the_created_document_queued(db):
     await db.chargers.insert_one({"_id": "A", "n": "text"})
     updater = StateUpdater(db.chargers, interval=10)
