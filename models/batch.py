@@ -205,7 +205,8 @@ class StateUpdater(_Flusher):
         self._pending: dict[Any, dict[str, Any]] = {}
         # doc id -> the fields it gets when the write inserts it (``create``)
         self._new: dict[Any, dict[str, Any]] = {}
-        self._writing: set[Any] = set()  # created ids a flush is writing right now
+        # ids a flush is writing right now -> whether the write creates the document
+        self._writing: dict[Any, bool] = {}
 
     def set(self, doc_id: Any, fields: dict[str, Any]) -> None:
         """Queue ``$set: fields`` on document ``doc_id``."""
@@ -224,7 +225,7 @@ class StateUpdater(_Flusher):
 
     def is_new(self, doc_id: Any) -> bool:
         """Whether ``doc_id`` was queued by ``create`` and is not written yet."""
-        return doc_id in self._new or doc_id in self._writing
+        return doc_id in self._new or self._writing.get(doc_id, False)
 
     def take(self, doc_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """The fields queued for ``doc_id`` and its ``create`` defaults (None when it was
@@ -239,7 +240,7 @@ class StateUpdater(_Flusher):
     async def claim(self, doc_id: Any) -> tuple[dict[str, Any], dict[str, Any] | None]:
         """``take``, after the flush that may be creating ``doc_id`` right now has ended:
         an update that follows must find the document."""
-        if doc_id in self._writing:
+        if self._writing.get(doc_id):
             async with self._lock:
                 pass
         return self.take(doc_id)
@@ -254,7 +255,10 @@ class StateUpdater(_Flusher):
 
     async def write_now(self, doc_id: Any) -> None:
         """Write what is queued for ``doc_id`` at once, after any flush under way: a
-        conditional update or a read that must see it comes next."""
+        conditional update or a read that must see it comes next. Nothing queued or
+        being written for it: nothing to wait for (the close of every socket asks)."""
+        if doc_id not in self._pending and doc_id not in self._writing:
+            return
         async with self._lock:
             fields, defaults = self.take(doc_id)
             if not fields and defaults is None:
@@ -274,7 +278,7 @@ class StateUpdater(_Flusher):
         new, self._new = self._new, {}
         ops = [UpdateOne(*upsert_args(key, fields, new.get(key)))
                for key, fields in pending.items()]  # fmt: skip
-        self._writing = set(new)
+        self._writing = {key: key in new for key in pending}
         try:
             await self._coll.bulk_write(ops, ordered=False)
         except PyMongoError:
@@ -282,7 +286,7 @@ class StateUpdater(_Flusher):
                 self.put_back(key, fields, new.get(key))
             raise
         finally:
-            self._writing = set()
+            self._writing = {}
         return len(ops)
 
 
